@@ -1,0 +1,1 @@
+"""paas: a Heroku/Deis-style platform on Nomad + Consul."""

@@ -1,0 +1,41 @@
+"""The REST API: create_app() assembles flask-smorest blueprints, one package per resource."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify
+from flask_smorest import Api
+
+from paas.config import Settings
+from paas.wiring import Services, build_services
+
+from . import apps, auth, builds, config, domains, formation, keys, perms, releases, users
+from .errors import register_error_handlers
+
+RESOURCES = (auth, users, keys, apps, config, releases, builds, formation, domains, perms)
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask("paas")
+    app.config.update(
+        API_TITLE="paas",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["paas"] = services or build_services(settings)
+    api = Api(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    for resource in RESOURCES:
+        api.register_blueprint(resource.blp)
+    register_error_handlers(app)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    return app

@@ -1,0 +1,5 @@
+"""The apps resource."""
+
+from .views import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,14 @@
+from marshmallow import Schema, fields, validate
+
+
+class AppSchema(Schema):
+    name = fields.String(required=True)
+    owner = fields.String(required=True)
+    created_at = fields.String()
+    git_url = fields.String()
+    release = fields.Integer(allow_none=True, metadata={"description": "Current release version"})
+    domains = fields.List(fields.String())
+
+
+class AppCreateSchema(Schema):
+    name = fields.String(validate=validate.Length(max=64), metadata={"description": "Generated when omitted"})

@@ -1,0 +1,5 @@
+"""The auth resource."""
+
+from .views import blp
+
+__all__ = ["blp"]

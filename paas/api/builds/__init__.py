@@ -1,0 +1,5 @@
+"""The builds resource."""
+
+from .views import blp
+
+__all__ = ["blp"]

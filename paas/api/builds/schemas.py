@@ -1,0 +1,30 @@
+from marshmallow import Schema, fields, validate
+
+from ..releases.schemas import ReleaseSchema
+
+
+class BuildSchema(Schema):
+    id = fields.String(required=True)
+    app = fields.String(required=True)
+    image = fields.String(required=True)
+    git_sha = fields.String(allow_none=True)
+    procfile = fields.Dict(keys=fields.String(), values=fields.String())
+    status = fields.String()
+    source = fields.String()
+    created_by = fields.String()
+    created_at = fields.String()
+    finished_at = fields.String(allow_none=True)
+
+
+class BuildCreateSchema(Schema):
+    image = fields.String(required=True, validate=validate.Length(max=512))
+    procfile = fields.Dict(
+        keys=fields.String(validate=validate.Length(max=30)),
+        values=fields.String(validate=validate.Length(max=4096)),
+        metadata={"description": "process type -> command; default: web runs the image's CMD"},
+    )
+
+
+class BuildCreatedSchema(Schema):
+    build = fields.Nested(BuildSchema, required=True)
+    release = fields.Nested(ReleaseSchema, required=True)

@@ -1,0 +1,76 @@
+"""What every resource package shares: the current user and services, pagination, app lookup."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import TYPE_CHECKING
+
+from flask import current_app, g, request
+from marshmallow import Schema, fields, validate
+
+from paas.domain.apps import App
+from paas.domain.errors import AuthenticationFailed
+from paas.domain.users import User
+from paas.services.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE
+
+if TYPE_CHECKING:
+    from paas.wiring import Services
+
+SECURITY = [{"bearerAuth": []}]
+
+
+def services() -> Services:
+    return current_app.extensions["paas"]
+
+
+def current_user() -> User:
+    return g.user
+
+
+def bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() not in ("bearer", "token") or not token.strip():
+        raise AuthenticationFailed("Authentication required: send 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+def login_required(view):
+    """Resolve the bearer token to a user before the view runs."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        g.token = bearer_token()
+        g.user = services().auth.authenticate(g.token)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def visible_app(name: str) -> App:
+    return services().apps.get(current_user(), name)
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = fields.Integer(load_default=DEFAULT_PER_PAGE, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+_page_schemas: dict[str, type[Schema]] = {}
+
+
+def page_of(item: type[Schema]) -> type[Schema]:
+    """A {count, page, per_page, results: [item]} schema, one per item type."""
+    name = item.__name__.removesuffix("Schema") + "PageSchema"
+    if name not in _page_schemas:
+        _page_schemas[name] = type(
+            name,
+            (Schema,),
+            {
+                "count": fields.Integer(required=True),
+                "page": fields.Integer(required=True),
+                "per_page": fields.Integer(required=True),
+                "results": fields.List(fields.Nested(item), required=True),
+            },
+        )
+    return _page_schemas[name]

@@ -1,0 +1,5 @@
+"""The config resource."""
+
+from .views import blp
+
+__all__ = ["blp"]

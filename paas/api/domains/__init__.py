@@ -1,0 +1,5 @@
+"""The domains resource."""
+
+from .views import blp
+
+__all__ = ["blp"]

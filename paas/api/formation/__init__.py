@@ -1,0 +1,5 @@
+"""The formation resource."""
+
+from .views import blp
+
+__all__ = ["blp"]

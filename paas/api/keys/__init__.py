@@ -1,0 +1,5 @@
+"""The keys resource."""
+
+from .views import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,5 @@
+"""The perms resource."""
+
+from .views import blp
+
+__all__ = ["blp"]

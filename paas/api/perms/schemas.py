@@ -1,0 +1,10 @@
+from marshmallow import Schema, fields, validate
+
+
+class PermSchema(Schema):
+    username = fields.String(required=True)
+    role = fields.String(required=True, metadata={"description": "owner or collaborator"})
+
+
+class PermCreateSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(max=64))

@@ -1,0 +1,5 @@
+"""The releases resource."""
+
+from .views import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,21 @@
+from marshmallow import Schema, fields, validate
+
+
+class ReleaseSchema(Schema):
+    app = fields.String(required=True)
+    version = fields.Integer(required=True)
+    summary = fields.String(required=True)
+    created_by = fields.String(required=True)
+    created_at = fields.String(required=True)
+    config = fields.Dict(keys=fields.String(), values=fields.String())
+    build_id = fields.String(allow_none=True)
+    image = fields.String(allow_none=True)
+    procfile = fields.Dict(keys=fields.String(), values=fields.String())
+    failed = fields.Boolean()
+    failure_reason = fields.String(allow_none=True)
+
+
+class RollbackSchema(Schema):
+    version = fields.Integer(
+        validate=validate.Range(min=1, max=999_999_999), metadata={"description": "Defaults to the previous release"}
+    )

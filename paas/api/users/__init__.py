@@ -1,0 +1,5 @@
+"""The users resource."""
+
+from .views import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,55 @@
+"""Every setting, path and address of the platform, read from the environment in one place.
+
+HashiCorp's own variables (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, NOMAD_ADDR, NOMAD_TOKEN)
+keep their names; everything else is a PAAS_* variable. The README lists them all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    consul_addr: str = "127.0.0.1:8500"
+    consul_token: str | None = None
+    kv_prefix: str = "paas"
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    threads: int = 8
+    git_host: str = "127.0.0.1"
+    ssh_port: int = 2222
+    platform_domain: str = "paas.test"
+    nomad_addr: str | None = None
+    nomad_token: str | None = None
+    scheduler: str = "docker"
+    data_dir: Path = field(default_factory=lambda: Path.home() / ".paas-data")
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            consul_addr=_env("CONSUL_HTTP_ADDR", cls.consul_addr),
+            consul_token=os.environ.get("CONSUL_HTTP_TOKEN") or None,
+            kv_prefix=_env("PAAS_KV_PREFIX", cls.kv_prefix).strip("/"),
+            bind=_env("PAAS_BIND", cls.bind),
+            workers=int(_env("PAAS_WORKERS", str(cls.workers))),
+            threads=int(_env("PAAS_THREADS", str(cls.threads))),
+            git_host=_env("PAAS_GIT_HOST", cls.git_host),
+            ssh_port=int(_env("PAAS_SSH_PORT", str(cls.ssh_port))),
+            platform_domain=_env("PAAS_DOMAIN", cls.platform_domain),
+            nomad_addr=os.environ.get("NOMAD_ADDR") or None,
+            nomad_token=os.environ.get("NOMAD_TOKEN") or None,
+            scheduler=_env("PAAS_SCHEDULER", cls.scheduler),
+            data_dir=Path(_env("PAAS_DATA_DIR", str(Path.home() / ".paas-data"))),
+        )
+
+    def git_url(self, app: str) -> str:
+        """The git remote users push to (the SSH gateway)."""
+        return f"ssh://git@{self.git_host}:{self.ssh_port}/{app}.git"

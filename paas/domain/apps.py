@@ -1,0 +1,47 @@
+"""Apps: the named unit a user deploys; its name is a DNS label reused by every component."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from .errors import ValidationError
+
+APP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+# Names the platform itself uses as hostnames under the platform domain.
+RESERVED_APP_NAMES = {"paas", "www", "api", "git", "registry", "traefik", "consul", "nomad"}
+MAX_DOMAINS_PER_APP = 50
+
+
+@dataclass
+class App:
+    name: str
+    owner: str
+    created_at: str = ""
+    members: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> App:
+        return cls(**data)
+
+    def role_of(self, username: str) -> str | None:
+        if username == self.owner:
+            return "owner"
+        if username in self.members:
+            return "collaborator"
+        return None
+
+
+def validate_app_name(name: str) -> str:
+    if not isinstance(name, str) or not APP_NAME_RE.match(name) or "--" in name:
+        raise ValidationError(
+            f"Invalid app name {str(name)[:60]!r}: use 3-40 lowercase letters, digits and single hyphens, "
+            "starting with a letter and not ending with a hyphen"
+        )
+    if name in RESERVED_APP_NAMES:
+        raise ValidationError(f"App name {name!r} is reserved by the platform")
+    return name

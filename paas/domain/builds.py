@@ -1,0 +1,80 @@
+"""Builds: the image a release runs, and the process types it offers."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+
+from .errors import ValidationError
+
+PROCESS_TYPE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,29}$")
+# registry[:port]/path[:tag][@digest], lowercase path components as Docker requires.
+IMAGE_RE = re.compile(
+    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
+MAX_COMMAND_LENGTH = 4096
+
+
+@dataclass
+class Build:
+    id: str
+    app: str
+    image: str
+    created_by: str
+    created_at: str
+    status: str = "succeeded"
+    source: str = "image"
+    git_sha: str | None = None
+    procfile: dict[str, str] = field(default_factory=dict)
+    finished_at: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Build:
+        return cls(**data)
+
+
+def new_build_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def validate_image(image: str) -> str:
+    if not isinstance(image, str) or len(image) > 512 or not IMAGE_RE.match(image):
+        raise ValidationError(f"Invalid image reference {str(image)[:80]!r}: expected e.g. registry:5000/name:tag")
+    return image
+
+
+def validate_process_type(name: str) -> str:
+    if not isinstance(name, str) or not PROCESS_TYPE_RE.match(name):
+        raise ValidationError(
+            f"Invalid process type {str(name)[:40]!r}: lowercase letters, digits, '_' or '-', starting with a letter"
+        )
+    return name
+
+
+def validate_procfile(procfile: dict[str, str]) -> dict[str, str]:
+    for name, command in procfile.items():
+        validate_process_type(name)
+        if not isinstance(command, str) or len(command) > MAX_COMMAND_LENGTH:
+            raise ValidationError(f"Invalid command for process type {name}")
+    return dict(procfile)
+
+
+def parse_procfile(text: str) -> dict[str, str]:
+    """Parse Procfile lines 'type: command'; blank lines and # comments are ignored."""
+    result: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, command = line.partition(":")
+        if not sep or not command.strip():
+            raise ValidationError(f"Procfile line {number}: expected 'type: command'")
+        result[validate_process_type(name.strip())] = command.strip()
+    if not result:
+        raise ValidationError("Procfile declares no process types")
+    return result

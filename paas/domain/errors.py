@@ -1,0 +1,33 @@
+"""Errors the domain and services raise; the API maps each kind to one HTTP status."""
+
+
+class PaasError(Exception):
+    """Base of every error a user may see. The message must never contain a secret."""
+
+
+class ValidationError(PaasError):
+    """Input breaks a rule (bad name, bad key, oversized value...)."""
+
+
+class NotFound(PaasError):
+    """The thing does not exist, or the caller may not know it exists."""
+
+
+class Conflict(PaasError):
+    """The thing already exists, or a concurrent change won."""
+
+
+class PermissionDenied(PaasError):
+    """The caller is known but may not do this."""
+
+
+class AuthenticationFailed(PaasError):
+    """No valid credentials."""
+
+
+class StoreUnavailable(PaasError):
+    """The backing store (Consul) cannot be reached."""
+
+
+class ConcurrentUpdate(Conflict):
+    """A check-and-set lost against another writer; callers retry."""

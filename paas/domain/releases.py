@@ -1,0 +1,62 @@
+"""Releases: immutable, numbered (build, config) pairs. A rollback is a new release."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from .errors import ValidationError
+
+VERSION_RE = re.compile(r"^[vV]?([0-9]{1,9})$")
+
+
+@dataclass
+class Release:
+    app: str
+    version: int
+    summary: str
+    created_by: str
+    created_at: str
+    config: dict[str, str] = field(default_factory=dict)
+    build_id: str | None = None
+    image: str | None = None
+    procfile: dict[str, str] = field(default_factory=dict)
+    failed: bool = False
+    failure_reason: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Release:
+        return cls(**data)
+
+    def successor(self, *, summary: str, created_by: str, created_at: str, **changes) -> Release:
+        """The next release: same build and config unless changed."""
+        data = {
+            "app": self.app,
+            "version": self.version + 1,
+            "summary": summary,
+            "created_by": created_by,
+            "created_at": created_at,
+            "config": dict(self.config),
+            "build_id": self.build_id,
+            "image": self.image,
+            "procfile": dict(self.procfile),
+        }
+        data.update(changes)
+        return Release(**data)
+
+
+def parse_version(text: str | int) -> int:
+    """Accept 3, '3' or 'v3'."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        number = text
+    else:
+        match = VERSION_RE.match(str(text))
+        if not match:
+            raise ValidationError(f"Invalid release version {str(text)[:20]!r}: use vN, e.g. v3")
+        number = int(match.group(1))
+    if number < 1:
+        raise ValidationError("Release versions start at v1")
+    return number

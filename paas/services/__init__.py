@@ -1,0 +1,1 @@
+"""Use cases. Services see only the domain and its ports."""

@@ -1,0 +1,52 @@
+"""Custom domains of an app, unique across the platform."""
+
+from __future__ import annotations
+
+from paas.domain.apps import MAX_DOMAINS_PER_APP, App
+from paas.domain.domains import validate_hostname
+from paas.domain.errors import Conflict, NotFound, ValidationError
+from paas.domain.ports import AppStore
+from paas.domain.users import User
+
+from .apps import AppService
+from .retry import retry_on_conflict
+
+
+class DomainService:
+    def __init__(self, apps: AppStore, app_service: AppService, platform_domain: str):
+        self.apps = apps
+        self.app_service = app_service
+        self.platform_domain = platform_domain
+
+    def add(self, actor: User, app_name: str, hostname: str) -> str:
+        domain = validate_hostname(hostname)
+        if domain == self.platform_domain or domain.endswith("." + self.platform_domain):
+            raise ValidationError(f"Domains under {self.platform_domain} belong to the platform")
+
+        def attempt() -> str:
+            app, index = self.app_service.get_with_index(actor, app_name)
+            if domain in app.domains:
+                raise Conflict(f"{domain} is already a domain of {app.name}")
+            if len(app.domains) >= MAX_DOMAINS_PER_APP:
+                raise ValidationError(f"An app can have at most {MAX_DOMAINS_PER_APP} domains")
+            updated = App.from_dict({**app.to_dict(), "domains": sorted([*app.domains, domain])})
+            self.apps.add_domain(updated, index, domain)
+            return domain
+
+        return retry_on_conflict(attempt)
+
+    def list(self, actor: User, app_name: str) -> list[dict]:
+        app = self.app_service.get(actor, app_name)
+        return self.apps.domain_records(app.domains) if app.domains else []
+
+    def remove(self, actor: User, app_name: str, hostname: str) -> None:
+        domain = hostname.strip().lower().rstrip(".") if isinstance(hostname, str) else ""
+
+        def attempt() -> None:
+            app, index = self.app_service.get_with_index(actor, app_name)
+            if domain not in app.domains:
+                raise NotFound(f"{domain[:80]} is not a domain of {app.name}")
+            updated = App.from_dict({**app.to_dict(), "domains": [d for d in app.domains if d != domain]})
+            self.apps.remove_domain(updated, index, domain)
+
+        retry_on_conflict(attempt)

@@ -1,0 +1,1 @@
+"""Consul KV repositories: the platform's only store. Key layout: docs/architecture.md."""
