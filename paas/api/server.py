@@ -25,6 +25,7 @@ class ControllerServer(BaseApplication):
         # No query strings in the access log: nothing secret travels there today, keep it that way.
         self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
         self.cfg.set("proc_name", "paas-controller")
+        self.cfg.set("limit_request_line", 8190)
 
     def load(self):
         from paas.api import create_app

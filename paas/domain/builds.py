@@ -9,9 +9,10 @@ from dataclasses import asdict, dataclass, field
 from .errors import ValidationError
 
 PROCESS_TYPE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,29}$")
-# registry[:port]/path[:tag][@digest], lowercase path components as Docker requires.
+# [registry/]path[:tag][@digest]. As in Docker, a first component is a registry only if it has
+# a dot or a port or is localhost; path components are lowercase.
 IMAGE_RE = re.compile(
-    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"^(?:(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+(?::[0-9]+)?|[a-zA-Z0-9-]+:[0-9]+|localhost)/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
 )
 MAX_COMMAND_LENGTH = 4096

@@ -1,0 +1,140 @@
+"""Fixtures shared by integration and e2e tests: the real Consul, a private KV prefix per run,
+the API in-process and as a real `paas-controller` process, and unique users and apps."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+import requests
+
+from paas.config import Settings
+from paas.wiring import Services, build_services
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PASSWORD = "correct-horse-battery"
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, message: str = "condition"):
+    """Poll until predicate() is truthy; fail with `message` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def consul_addr() -> str:
+    addr = os.environ.get("CONSUL_HTTP_ADDR", "127.0.0.1:8500")
+    url = addr if "://" in addr else f"http://{addr}"
+    try:
+        leader = requests.get(f"{url}/v1/status/leader", timeout=2).json()
+    except requests.RequestException:
+        leader = ""
+    if not leader:
+        pytest.fail(f"Consul is not reachable at {addr}: run the tests with scripts/test.sh, which starts it")
+    return addr
+
+
+@pytest.fixture(scope="session")
+def settings(consul_addr: str) -> Iterator[Settings]:
+    """A private KV prefix per test run; its first user (created here) is the admin."""
+    prefix = unique("paas-test")
+    base = replace(Settings.from_env(), consul_addr=consul_addr, kv_prefix=prefix)
+    yield base
+    services = build_services(base)
+    services.kv.txn([{"KV": {"Verb": "delete-tree", "Key": prefix + "/"}}])
+
+
+@pytest.fixture(scope="session")
+def services(settings: Settings) -> Services:
+    return build_services(settings)
+
+
+@dataclass
+class ApiUser:
+    username: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture(scope="session")
+def admin(services: Services) -> ApiUser:
+    user, token = services.auth.register(unique("admin"), PASSWORD)
+    assert user.is_admin
+    return ApiUser(user.username, token)
+
+
+@pytest.fixture
+def make_user(services: Services, admin: ApiUser):
+    def make(prefix: str = "user") -> ApiUser:
+        user, token = services.auth.register(unique(prefix), PASSWORD)
+        return ApiUser(user.username, token)
+
+    return make
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Controller:
+    url: str
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def controller(settings: Settings, admin: ApiUser, tmp_path_factory) -> Iterator[Controller]:
+    """The real API server (gunicorn) on a free loopback port, sharing this run's KV prefix."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "CONSUL_HTTP_ADDR": settings.consul_addr,
+        "PAAS_KV_PREFIX": settings.kv_prefix,
+        "PAAS_WORKERS": "2",
+    }
+    log = tmp_path_factory.mktemp("controller") / "controller.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "paas-controller"), "--bind", f"127.0.0.1:{port}"], env=env, stdout=out, stderr=out
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if proc.poll() is not None:
+            pytest.fail(f"paas-controller exited: {log.read_text()[-2000:]}")
+        try:
+            return requests.get(f"{url}/healthz", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_until(healthy, timeout=30, message="paas-controller /healthz")
+    yield Controller(url=url, env=env)
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
