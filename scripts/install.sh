@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Install everything the project needs on this machine, then the Python
+# package itself into REPO/.venv (editable, with the dev extras).
+#
+# Idempotent and quick when nothing changed: apt runs only when a needed
+# command or file is missing, pip only when pyproject.toml changed since the
+# last successful install (stamp: .venv/.installed holds its sha256).
+#
+# Works as root, or as a normal user with sudo.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$REPO/.venv"
+STAMP="$VENV/.installed"
+MIN_PY=(3 11)
+
+log() { printf 'install: %s\n' "$*"; }
+die() { printf 'install: error: %s\n' "$*" >&2; exit 1; }
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# ---------------------------------------------------------------- system packages
+# `need PACKAGE PROBE`: PACKAGE is installed by apt unless PROBE (a command on
+# PATH, or an absolute path) exists. Adding a system package is one line here.
+MISSING=()
+need() {
+  local pkg=$1 probe=$2
+  if [[ $probe == /* ]]; then
+    [ -e "$probe" ] && return 0
+  else
+    command -v "$probe" >/dev/null 2>&1 && return 0
+  fi
+  MISSING+=("$pkg")
+}
+
+declare_packages() {
+  need git git
+  need curl curl
+  need ca-certificates /etc/ssl/certs/ca-certificates.crt
+  # Later: need docker.io dockerd; need docker-registry docker-registry;
+  #        need openssh-server /usr/sbin/sshd
+}
+
+APT_UPDATED=0
+apt_install() {
+  [ "$#" -gt 0 ] || return 0
+  command -v apt-get >/dev/null 2>&1 || die "no apt-get; install these packages yourself: $*"
+  if [ "$APT_UPDATED" -eq 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -qq update
+    APT_UPDATED=1
+  fi
+  log "apt-get install $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -y -qq install --no-install-recommends "$@"
+}
+
+# ---------------------------------------------------------------- python
+# Prints the first interpreter on PATH that is Python >= 3.11.
+find_python() {
+  local c
+  for c in python3 python3.13 python3.12 python3.11; do
+    if command -v "$c" >/dev/null 2>&1 &&
+       "$c" -c "import sys; sys.exit(sys.version_info < (${MIN_PY[0]}, ${MIN_PY[1]}))" 2>/dev/null; then
+      command -v "$c"
+      return 0
+    fi
+  done
+  return 1
+}
+
+ensure_python() {
+  if ! PY=$(find_python); then
+    # e.g. Ubuntu 22.04, whose python3 is 3.10 but which packages python3.11.
+    log "no Python >= ${MIN_PY[0]}.${MIN_PY[1]} on PATH; trying apt package python3.11"
+    apt_install python3.11 python3.11-venv
+    PY=$(find_python) || die "need Python >= ${MIN_PY[0]}.${MIN_PY[1]} on PATH"
+  fi
+  # `python -m venv` needs ensurepip, which Debian/Ubuntu ship separately.
+  if ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    local ver
+    ver=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    if [ "$(command -v python3)" = "$PY" ]; then
+      apt_install python3-venv
+    else
+      apt_install "python${ver}-venv"
+    fi
+  fi
+}
+
+ensure_venv() {
+  if [ -x "$VENV/bin/python" ] &&
+     "$VENV/bin/python" -c "import sys; sys.exit(sys.version_info < (${MIN_PY[0]}, ${MIN_PY[1]}))" 2>/dev/null; then
+    return 0
+  fi
+  ensure_python
+  if [ -e "$VENV" ]; then
+    log "recreating broken or too old venv at $VENV"
+    rm -rf "$VENV"
+  fi
+  log "creating venv at $VENV with $PY ($("$PY" --version 2>&1))"
+  "$PY" -m venv "$VENV"
+}
+
+ensure_project() {
+  local sum
+  sum=$(sha256sum "$REPO/pyproject.toml" | cut -d' ' -f1)
+  if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$sum" ]; then
+    return 0
+  fi
+  log "pip install -e '.[dev]'"
+  (cd "$REPO" && "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]')
+  printf '%s\n' "$sum" >"$STAMP"
+}
+
+# ---------------------------------------------------------------- main
+main() {
+  declare_packages
+  apt_install "${MISSING[@]}"
+  bash "$REPO/scripts/install-consul.sh"
+  ensure_venv
+  ensure_project
+  log "ok ($VENV, $("$VENV/bin/python" --version 2>&1))"
+}
+
+main "$@"

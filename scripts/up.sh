@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Set up and run the platform on this machine:
+#   install what is missing, start the services, start the API server.
+#
+#   scripts/up.sh          (PAAS_BIND=127.0.0.1:8000 by default)
+#   scripts/down.sh        stops it all again
+#
+# The controller runs detached; pid in .run/controller.pid, log in
+# .run/controller.log.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+# Helpers (spawn, wait_ready, pid_of, log, die) and RUN=.run.
+LOG_TAG=up
+# shellcheck source=scripts/services.sh
+source "$REPO/scripts/services.sh"
+
+BIND="${PAAS_BIND:-127.0.0.1:8000}"
+
+bash scripts/install.sh
+bash scripts/services.sh start
+
+CONSUL_HTTP_ADDR=$(cat "$RUN/consul.addr")
+export CONSUL_HTTP_ADDR
+_np="${NO_PROXY:-${no_proxy:-}}"
+export NO_PROXY="${_np:+$_np,}127.0.0.1,localhost,::1"
+export no_proxy="$NO_PROXY"
+
+healthy() { http_get -o /dev/null "http://$1/healthz"; }
+
+if pid=$(pid_of controller); then
+  BIND=$(cat "$RUN/controller.bind")
+  log "controller already running (pid $pid) at http://$BIND"
+else
+  if curl -s --max-time 2 --noproxy '*' -o /dev/null "http://$BIND/"; then
+    die "something already listens on $BIND; stop it or set PAAS_BIND"
+  fi
+  spawn controller "$REPO/.venv/bin/paas-controller" --bind "$BIND"
+  printf '%s\n' "$BIND" >"$RUN/controller.bind"
+  wait_ready controller healthy "$BIND"
+  log "started controller (pid $(cat "$RUN/controller.pid")) at http://$BIND, log $RUN/controller.log"
+fi
+
+cat <<USAGE
+
+The platform is up.
+  API:     http://$BIND   (health: http://$BIND/healthz)
+  Consul:  http://$CONSUL_HTTP_ADDR
+  Logs:    $RUN/*.log
+
+Use it:
+  export PAAS_URL=http://$BIND
+  .venv/bin/paas auth:register
+  .venv/bin/paas --help
+
+Stop it: scripts/down.sh
+USAGE
