@@ -10,6 +10,20 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+REPO_DIR = Path(__file__).resolve().parent.parent
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
+
+
+def _ca_bundle(setting: str) -> Path | None:
+    """PAAS_CA_BUNDLE=path|none; by default the host bundle when the host trusts extra local CAs."""
+    if setting.lower() == "none":
+        return None
+    if setting:
+        return Path(setting)
+    has_local_cas = LOCAL_CA_DIR.is_dir() and any(LOCAL_CA_DIR.rglob("*.crt"))
+    return HOST_CA_BUNDLE if has_local_cas and HOST_CA_BUNDLE.is_file() else None
+
 
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
@@ -31,6 +45,17 @@ class Settings:
     nomad_token: str | None = None
     scheduler: str = "docker"
     data_dir: Path = field(default_factory=lambda: Path.home() / ".paas-data")
+    docker_host: str | None = None
+    registry: str = "127.0.0.1:5000"
+    build_stack: str = "paas/stack-build:latest"
+    run_stack: str = "paas/stack-run:latest"
+    build_timeout: float = 15 * 60
+    build_memory: str = "2g"
+    build_cpus: float = 2.0
+    # The host's CA bundle, copied into build containers (never into images) so HTTPS to the
+    # package registries works behind a TLS-intercepting proxy. None: do not copy.
+    ca_bundle: Path | None = None
+    buildpacks_dir: Path = REPO_DIR / "buildpacks"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -48,6 +73,15 @@ class Settings:
             nomad_token=os.environ.get("NOMAD_TOKEN") or None,
             scheduler=_env("PAAS_SCHEDULER", cls.scheduler),
             data_dir=Path(_env("PAAS_DATA_DIR", str(Path.home() / ".paas-data"))),
+            docker_host=os.environ.get("DOCKER_HOST") or None,
+            registry=_env("PAAS_REGISTRY", cls.registry),
+            build_stack=_env("PAAS_BUILD_STACK", cls.build_stack),
+            run_stack=_env("PAAS_RUN_STACK", cls.run_stack),
+            build_timeout=float(_env("PAAS_BUILD_TIMEOUT", str(cls.build_timeout))),
+            build_memory=_env("PAAS_BUILD_MEMORY", cls.build_memory),
+            build_cpus=float(_env("PAAS_BUILD_CPUS", str(cls.build_cpus))),
+            ca_bundle=_ca_bundle(os.environ.get("PAAS_CA_BUNDLE", "")),
+            buildpacks_dir=Path(_env("PAAS_BUILDPACKS_DIR", str(cls.buildpacks_dir))),
         )
 
     def git_url(self, app: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .builder.docker_builder import DockerImageBuilder
+from .builder.logs import FileBuildLogStore
 from .config import Settings
 from .services.apps import AppService
 from .services.auth import AuthService
@@ -50,7 +52,13 @@ def build_services(settings: Settings) -> Services:
         apps=apps,
         releases=releases,
         config=ConfigService(releases),
-        builds=BuildService(ConsulBuildStore(kv), releases, formation),
+        builds=BuildService(
+            ConsulBuildStore(kv),
+            releases,
+            formation,
+            builder=DockerImageBuilder(settings),
+            logs=FileBuildLogStore(settings.data_dir / "logs"),
+        ),
         formation=formation,
         domains=DomainService(app_store, apps, settings.platform_domain),
     )

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import docker
 import pytest
 import requests
 
@@ -54,10 +55,12 @@ def consul_addr() -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(consul_addr: str) -> Iterator[Settings]:
-    """A private KV prefix per test run; its first user (created here) is the admin."""
+def settings(consul_addr: str, tmp_path_factory) -> Iterator[Settings]:
+    """A private KV prefix and data dir per test run; its first user (created here) is the admin."""
     prefix = unique("paas-test")
-    base = replace(Settings.from_env(), consul_addr=consul_addr, kv_prefix=prefix)
+    base = replace(
+        Settings.from_env(), consul_addr=consul_addr, kv_prefix=prefix, data_dir=tmp_path_factory.mktemp("data")
+    )
     yield base
     services = build_services(base)
     services.kv.txn([{"KV": {"Verb": "delete-tree", "Key": prefix + "/"}}])
@@ -114,6 +117,7 @@ def controller(settings: Settings, admin: ApiUser, tmp_path_factory) -> Iterator
         **os.environ,
         "CONSUL_HTTP_ADDR": settings.consul_addr,
         "PAAS_KV_PREFIX": settings.kv_prefix,
+        "PAAS_DATA_DIR": str(settings.data_dir),
         "PAAS_WORKERS": "2",
     }
     log = tmp_path_factory.mktemp("controller") / "controller.log"
@@ -138,3 +142,18 @@ def controller(settings: Settings, admin: ApiUser, tmp_path_factory) -> Iterator
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> docker.DockerClient:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        pytest.fail(f"Docker is not reachable ({exc}): run the tests with scripts/test.sh, which starts it")
+    for stack in ("paas/stack-build:latest", "paas/stack-run:latest"):
+        try:
+            client.images.get(stack)
+        except docker.errors.ImageNotFound:
+            pytest.fail(f"{stack} is missing: scripts/test.sh builds it with scripts/build-stacks.sh")
+    return client

@@ -30,6 +30,10 @@ class Build:
     git_sha: str | None = None
     procfile: dict[str, str] = field(default_factory=dict)
     finished_at: str | None = None
+    digest: str | None = None
+    duration: float | None = None
+    size: int | None = None
+    error: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

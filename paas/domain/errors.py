@@ -31,3 +31,7 @@ class StoreUnavailable(PaasError):
 
 class ConcurrentUpdate(Conflict):
     """A check-and-set lost against another writer; callers retry."""
+
+
+class BuildFailed(PaasError):
+    """The build of the user's code failed; the message says why (never a config value)."""

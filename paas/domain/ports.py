@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from .apps import App
@@ -87,3 +90,28 @@ class BuildStore(Protocol):
 class FormationStore(Protocol):
     def get(self, app: str) -> tuple[Formation, int]: ...
     def update(self, formation: Formation, index: int) -> None: ...
+
+
+LogSink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    image: str
+    digest: str
+    procfile: dict[str, str]
+    size: int
+    builder: str
+
+
+class ImageBuilder(Protocol):
+    def build(self, app: str, build_id: str, source: Path, config: dict[str, str], sink: LogSink) -> BuiltImage:
+        """Turn a source tree into an image in the registry, streaming the log line by line.
+        Raises BuildFailed with the reason."""
+        ...
+
+
+class BuildLogStore(Protocol):
+    def append(self, app: str, build_id: str, line: str) -> None: ...
+    def read(self, app: str, build_id: str) -> str | None: ...
+    def remove_app(self, app: str) -> None: ...

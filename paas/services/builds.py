@@ -1,11 +1,14 @@
-"""Builds: records of images, and the release each successful build creates."""
+"""Builds: from source (buildpacks or Dockerfile) or from a prebuilt image; each success is a release."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 from paas.domain.builds import Build, new_build_id, validate_image, validate_procfile
 from paas.domain.clock import now_iso
-from paas.domain.errors import NotFound
-from paas.domain.ports import BuildStore
+from paas.domain.errors import BuildFailed, NotFound
+from paas.domain.ports import BuildLogStore, BuildStore, ImageBuilder, LogSink
 from paas.domain.releases import Release
 from paas.domain.users import User
 
@@ -14,10 +17,19 @@ from .releases import ReleaseService
 
 
 class BuildService:
-    def __init__(self, builds: BuildStore, releases: ReleaseService, formation: FormationService):
+    def __init__(
+        self,
+        builds: BuildStore,
+        releases: ReleaseService,
+        formation: FormationService,
+        builder: ImageBuilder | None = None,
+        logs: BuildLogStore | None = None,
+    ):
         self.builds = builds
         self.releases = releases
         self.formation = formation
+        self.builder = builder
+        self.logs = logs
 
     def create_from_image(
         self, app: str, actor: User, image: str, procfile: dict[str, str] | None = None
@@ -37,6 +49,46 @@ class BuildService:
             procfile=processes,
         )
         return build, self.record(build, actor, f"{actor.username} deployed {image}")
+
+    def create_from_source(
+        self, app: str, actor: User, source: Path, sink: LogSink, git_sha: str | None = None
+    ) -> tuple[Build, Release]:
+        """Build a source tree; on success record the build and release it. A failed build is
+        recorded (with its log) but makes no release."""
+        if self.builder is None or self.logs is None:
+            raise BuildFailed("This controller has no builder configured")
+        build = Build(
+            id=new_build_id(),
+            app=app,
+            image="",
+            created_by=actor.username,
+            created_at=now_iso(),
+            status="building",
+            source="git" if git_sha else "source",
+            git_sha=git_sha,
+        )
+        self.builds.add(build)
+        logs = self.logs
+
+        def tee(line: str) -> None:
+            logs.append(app, build.id, line)
+            sink(line)
+
+        config = self.releases.current(app).config
+        started = time.monotonic()
+        try:
+            built = self.builder.build(app, build.id, source, config, tee)
+        except BuildFailed as exc:
+            build.status, build.error = "failed", str(exc)
+            build.finished_at, build.duration = now_iso(), round(time.monotonic() - started, 2)
+            self.builds.add(build)
+            tee(f" !     Build failed: {exc}")
+            raise
+        build.status, build.image, build.digest = "succeeded", built.image, built.digest
+        build.procfile, build.size = built.procfile, built.size
+        build.finished_at, build.duration = now_iso(), round(time.monotonic() - started, 2)
+        what = git_sha[:7] if git_sha else f"build {build.id}"
+        return build, self.record(build, actor, f"{actor.username} deployed {what}")
 
     def record(self, build: Build, actor: User, summary: str) -> Release:
         """Store a finished build and release it with the current config."""
@@ -63,3 +115,7 @@ class BuildService:
         if build is None:
             raise NotFound(f"Build {build_id[:40]!r} of {app} not found")
         return build
+
+    def log(self, app: str, build_id: str) -> str:
+        self.get(app, build_id)
+        return (self.logs.read(app, build_id) if self.logs else None) or ""

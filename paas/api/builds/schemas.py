@@ -28,3 +28,15 @@ class BuildCreateSchema(Schema):
 class BuildCreatedSchema(Schema):
     build = fields.Nested(BuildSchema, required=True)
     release = fields.Nested(ReleaseSchema, required=True)
+
+
+class BuildDetailSchema(BuildSchema):
+    digest = fields.String(allow_none=True)
+    duration = fields.Float(allow_none=True)
+    size = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    log = fields.String(metadata={"description": "The whole build log"})
+
+
+class SourceBuildArgs(Schema):
+    git_sha = fields.String(validate=validate.Regexp(r"^[0-9a-f]{7,64}$"), metadata={"description": "commit built"})

@@ -1,0 +1,59 @@
+"""Helpers for tests that build and run images on the real Docker engine and registry."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+
+import docker
+import pytest
+import requests
+
+from ..conftest import REPO, free_port, wait_until
+
+APPS = REPO / "tests" / "apps"
+
+
+def registry_addr() -> str:
+    return os.environ.get("PAAS_REGISTRY", "127.0.0.1:5000")
+
+
+def registry_tags(app: str) -> list[str]:
+    response = requests.get(f"http://{registry_addr()}/v2/{app}/tags/list", timeout=5)
+    if response.status_code == 404:
+        return []
+    response.raise_for_status()
+    return response.json().get("tags") or []
+
+
+def copy_app(name: str, dest: Path) -> Path:
+    target = dest / name
+    shutil.copytree(APPS / name, target)
+    return target
+
+
+@contextlib.contextmanager
+def running(client: docker.DockerClient, image: str, env: dict[str, str] | None = None, command=None):
+    """Run the image with PORT set and published on loopback; yield the base URL."""
+    port = free_port()
+    container = client.containers.run(
+        image, command=command, detach=True, environment={"PORT": "5000", **(env or {})},
+        ports={"5000/tcp": ("127.0.0.1", port)}, labels={"paas.test": "builder"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        def answers() -> bool:
+            container.reload()
+            if container.status == "exited":
+                pytest.fail(f"container exited: {container.logs().decode()[-2000:]}")
+            try:
+                return requests.get(url + "/", timeout=1).status_code > 0
+            except requests.RequestException:
+                return False
+
+        wait_until(answers, timeout=30, message=f"{image} to answer on {url}")
+        yield url
+    finally:
+        container.remove(force=True)
