@@ -38,8 +38,28 @@ declare_packages() {
   need git git
   need curl curl
   need ca-certificates /etc/ssl/certs/ca-certificates.crt
-  # Later: need docker.io dockerd; need docker-registry docker-registry;
-  #        need openssh-server /usr/sbin/sshd
+  # Docker Engine 20.10 (dockerd, containerd, runc, tini as docker-init);
+  # scripts/services.sh starts dockerd itself where there is no systemd.
+  need docker.io dockerd
+  # dockerd programs netfilter for the default bridge (NAT, port mapping).
+  need iptables iptables
+  # CNCF distribution 2.8, the image registry (services.sh runs it on loopback).
+  need docker-registry docker-registry
+  # Bootstraps the stack images (scripts/build-stacks.sh). As root it needs
+  # no uidmap/fakeroot, so its Recommends are left out.
+  need mmdebstrap mmdebstrap
+  # Later: need openssh-server /usr/sbin/sshd
+}
+
+# On systemd hosts the docker-registry package enables its own service on
+# :5000 (with htpasswd auth), which would occupy the port our registry uses.
+# Disable it right after we install the package; a Docker service the
+# package enables is fine: services.sh reuses a dockerd that answers.
+disable_packaged_registry() {
+  [[ " ${MISSING[*]} " == *" docker-registry "* ]] || return 0
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    as_root systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+  fi
 }
 
 APT_UPDATED=0
@@ -116,6 +136,7 @@ ensure_project() {
 main() {
   declare_packages
   apt_install "${MISSING[@]}"
+  disable_packaged_registry
   bash "$REPO/scripts/install-consul.sh"
   ensure_venv
   ensure_project

@@ -15,19 +15,31 @@
 # each service it actually started, so a caller (scripts/test.sh) can stop
 # exactly those and leave alone what was already running.
 #
-# Services so far: consul. Adding one = a NAME_start/NAME_stop/NAME_status
-# trio (usually thin wrappers over the helpers below) + its name in SERVICES.
+# Services: consul, dockerd, registry. Adding one = a NAME_start/NAME_stop/
+# NAME_status trio (usually thin wrappers over the helpers below) + its name
+# in SERVICES.
 #
 # Environment:
 #   PAAS_CONSUL_PORT  HTTP port of the dev agent we start (default 8500). With
 #                     a non-default port the agent's other ports move too
 #                     (PORT+1..PORT+5), so two checkouts can run side by side.
 #   CONSUL_HTTP_ADDR  if a Consul with a leader answers here, it is reused.
+#   DOCKER_HOST       if a Docker Engine answers here (unix:// or tcp://), it
+#                     is reused; else the default socket is tried, and only
+#                     then do we start dockerd (as root) on the default socket
+#                     unix:///var/run/docker.sock, which the docker SDK's
+#                     from_env() and the docker CLI find without settings.
+#   PAAS_DOCKER_DATA_ROOT  dockerd --data-root (default /var/lib/docker)
+#   PAAS_DOCKER_EXEC_ROOT  dockerd --exec-root (default /var/run/docker)
+#   PAAS_DOCKERD_ARGS      extra dockerd arguments (word-split), e.g.
+#                          "--iptables=false" where netfilter is unavailable
+#   PAAS_REGISTRY_PORT     port of the registry on 127.0.0.1 (default 5000)
+#   PAAS_REGISTRY_DATA     registry storage directory (default .run/registry)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN="$REPO/.run"
-SERVICES=(consul)
+SERVICES=(consul dockerd registry)
 START_DEADLINE=30   # seconds for a service to become ready
 STOP_DEADLINE=10    # seconds between TERM and KILL
 
@@ -199,6 +211,209 @@ consul_status() {
     fi
   else
     log "consul: stopped"
+    return 3
+  fi
+}
+
+# ---------------------------------------------------------------- dockerd
+# Debian's docker.io (Engine 20.10). No systemd here, so we run dockerd
+# ourselves; it starts and stops its own containerd. It listens on the
+# default socket only (never TCP), and dockerd itself must run as root.
+DOCKER_DEFAULT_HOST=unix:///var/run/docker.sock
+
+# docker_ping HOST: HOST is a DOCKER_HOST value (unix:///path or tcp://h:p).
+docker_ping() {
+  local host=$1 out
+  case "$host" in
+    unix://*) out=$(curl -fsS --max-time 2 --unix-socket "${host#unix://}" http://docker/_ping 2>/dev/null) ;;
+    tcp://*)  out=$(http_get "http://${host#tcp://}/_ping") ;;
+    *) return 1 ;;
+  esac
+  [ "$out" = OK ]
+}
+
+dockerd_start() {
+  local pid host=$DOCKER_DEFAULT_HOST
+  if pid=$(pid_of dockerd); then
+    log "dockerd already running (pid $pid) at $(cat "$RUN/dockerd.addr")"
+    return 0
+  fi
+  rm -f "$RUN/dockerd.external"
+  local cand
+  for cand in ${DOCKER_HOST:+"$DOCKER_HOST"} "$host"; do
+    if docker_ping "$cand"; then
+      printf '%s\n' "$cand" >"$RUN/dockerd.addr"
+      printf '%s\n' "$cand" >"$RUN/dockerd.external"
+      log "dockerd: reusing the Docker Engine already answering at $cand (will not stop it)"
+      return 0
+    fi
+  done
+  if [ -n "${DOCKER_HOST:-}" ] && [ "$DOCKER_HOST" != "$host" ]; then
+    log "dockerd: nothing answers at DOCKER_HOST=$DOCKER_HOST; starting our own at $host"
+  fi
+  command -v dockerd >/dev/null 2>&1 || die "dockerd not on PATH; run scripts/install.sh"
+  [ "$(id -u)" -eq 0 ] ||
+    die "dockerd must run as root: start Docker yourself (e.g. sudo systemctl start docker) and it will be reused"
+  local data=${PAAS_DOCKER_DATA_ROOT:-/var/lib/docker}
+  local exec_root=${PAAS_DOCKER_EXEC_ROOT:-/var/run/docker}
+  local -a extra=()
+  # shellcheck disable=SC2206  # word splitting is the point
+  [ -z "${PAAS_DOCKERD_ARGS:-}" ] || extra=($PAAS_DOCKERD_ARGS)
+  mkdir -p "$data" "$exec_root"
+  # The socket path is dockerd's default; a stale socket file from a killed
+  # daemon is replaced by dockerd itself. Its own pidfile goes in .run so it
+  # never clashes with a system dockerd's /var/run/docker.pid.
+  spawn dockerd dockerd --host "$host" --data-root "$data" --exec-root "$exec_root" \
+    --pidfile "$RUN/dockerd.daemon.pid" "${extra[@]}"
+  printf '%s\n' "$exec_root" >"$RUN/dockerd.execroot"
+  wait_ready dockerd docker_ping "$host"
+  printf '%s\n' "$host" >"$RUN/dockerd.addr"
+  record_started dockerd
+  log "started dockerd (pid $(cat "$RUN/dockerd.pid")) at $host, data $data, log $RUN/dockerd.log"
+}
+
+dockerd_stop() {
+  if [ -f "$RUN/dockerd.external" ]; then
+    log "dockerd: leaving the reused engine at $(cat "$RUN/dockerd.external") running"
+    rm -f "$RUN/dockerd.external" "$RUN/dockerd.addr"
+  fi
+  # dockerd stops its running containers (up to 10 s each, in parallel) and
+  # its containerd on TERM: give it longer than the other services.
+  local STOP_DEADLINE=40
+  stop_pid dockerd
+  # If dockerd had to be KILLed, the containerd it started may outlive it.
+  local exec_root cpid
+  exec_root=$(cat "$RUN/dockerd.execroot" 2>/dev/null || true)
+  if [ -n "$exec_root" ] && [ -f "$exec_root/containerd/containerd.pid" ]; then
+    cpid=$(cat "$exec_root/containerd/containerd.pid")
+    if [[ $cpid =~ ^[0-9]+$ ]] && kill -0 "$cpid" 2>/dev/null &&
+       tr '\0' ' ' <"/proc/$cpid/cmdline" 2>/dev/null | grep -qF -- "$exec_root/containerd"; then
+      log "dockerd: stopping the containerd it left behind (pid $cpid)"
+      kill -TERM "$cpid" 2>/dev/null || true
+    fi
+  fi
+  if [ ! -f "$RUN/dockerd.pid" ]; then
+    rm -f "$RUN/dockerd.addr" "$RUN/dockerd.execroot" "$RUN/dockerd.daemon.pid"
+  fi
+}
+
+dockerd_status() {
+  local pid addr
+  addr=$(cat "$RUN/dockerd.addr" 2>/dev/null || true)
+  if pid=$(pid_of dockerd); then
+    if docker_ping "$addr"; then
+      log "dockerd: running (pid $pid) at $addr"
+    else
+      log "dockerd: process $pid alive but not answering at $addr"
+      return 1
+    fi
+  elif [ -f "$RUN/dockerd.external" ]; then
+    if docker_ping "$(cat "$RUN/dockerd.external")"; then
+      log "dockerd: reusing external engine at $(cat "$RUN/dockerd.external")"
+    else
+      log "dockerd: reused external engine at $(cat "$RUN/dockerd.external") no longer answers"
+      return 1
+    fi
+  else
+    log "dockerd: stopped"
+    return 3
+  fi
+}
+
+# ---------------------------------------------------------------- registry
+# Debian's docker-registry (CNCF distribution 2.8), plain HTTP on loopback:
+# Docker treats 127.0.0.0/8 registries as insecure by default, so no daemon
+# flag is needed to push to 127.0.0.1:PORT.
+registry_port() { printf '%s\n' "${PAAS_REGISTRY_PORT:-5000}"; }
+
+# registry_ok ADDR: the Registry API v2 base endpoint answers 200.
+registry_ok() { http_get -o /dev/null "http://$1/v2/"; }
+
+registry_start() {
+  local port addr pid
+  port=$(registry_port)
+  addr="127.0.0.1:$port"
+  if pid=$(pid_of registry); then
+    log "registry already running (pid $pid) at $(cat "$RUN/registry.addr")"
+    return 0
+  fi
+  rm -f "$RUN/registry.external"
+  if registry_ok "$addr"; then
+    printf '%s\n' "$addr" >"$RUN/registry.addr"
+    printf '%s\n' "$addr" >"$RUN/registry.external"
+    log "registry: reusing the registry already answering at http://$addr (will not stop it)"
+    return 0
+  fi
+  if curl -s --max-time 2 --noproxy '*' -o /dev/null "http://$addr/"; then
+    die "something that is not a registry already listens on $addr; set PAAS_REGISTRY_PORT"
+  fi
+  command -v docker-registry >/dev/null 2>&1 || die "docker-registry not on PATH; run scripts/install.sh"
+  local data=${PAAS_REGISTRY_DATA:-$RUN/registry}
+  mkdir -p "$data"
+  # http.secret only signs upload state between registry replicas; a fresh
+  # one per start is fine for a single instance and silences a warning.
+  local secret
+  secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  cat >"$RUN/registry.yml" <<YAML
+# Generated by scripts/services.sh; rewritten at every start.
+version: 0.1
+log:
+  level: info
+  formatter: text
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $data
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: $addr
+  secret: $secret
+  headers:
+    X-Content-Type-Options: [nosniff]
+health:
+  storagedriver:
+    enabled: false
+YAML
+  chmod 600 "$RUN/registry.yml"
+  spawn registry docker-registry serve "$RUN/registry.yml"
+  wait_ready registry registry_ok "$addr"
+  printf '%s\n' "$addr" >"$RUN/registry.addr"
+  record_started registry
+  log "started registry (pid $(cat "$RUN/registry.pid")) at http://$addr, data $data, log $RUN/registry.log"
+}
+
+registry_stop() {
+  if [ -f "$RUN/registry.external" ]; then
+    log "registry: leaving the reused registry at $(cat "$RUN/registry.external") running"
+    rm -f "$RUN/registry.external" "$RUN/registry.addr"
+  fi
+  stop_pid registry
+  [ -f "$RUN/registry.pid" ] || rm -f "$RUN/registry.addr"
+}
+
+registry_status() {
+  local pid addr
+  addr=$(cat "$RUN/registry.addr" 2>/dev/null || true)
+  if pid=$(pid_of registry); then
+    if registry_ok "$addr"; then
+      log "registry: running (pid $pid) at http://$addr"
+    else
+      log "registry: process $pid alive but /v2/ does not answer at http://$addr"
+      return 1
+    fi
+  elif [ -f "$RUN/registry.external" ]; then
+    if registry_ok "$(cat "$RUN/registry.external")"; then
+      log "registry: reusing external registry at http://$(cat "$RUN/registry.external")"
+    else
+      log "registry: reused external registry at $(cat "$RUN/registry.external") no longer answers"
+      return 1
+    fi
+  else
+    log "registry: stopped"
     return 3
   fi
 }

@@ -4,9 +4,11 @@
 #   scripts/test.sh [pytest args...]
 #
 # Installs what is missing (scripts/install.sh), starts the real services
-# (scripts/services.sh), lints with ruff, runs pytest from the repo root, and
-# always stops the services that it started itself (services already running,
-# e.g. from scripts/up.sh, are reused and left running).
+# (scripts/services.sh: consul, dockerd, registry), builds the stack images if
+# their recipe changed (scripts/build-stacks.sh), lints with ruff, runs pytest
+# from the repo root, and always stops the services that it started itself
+# (services already running, e.g. from scripts/up.sh, are reused and left
+# running). Tests get CONSUL_HTTP_ADDR, DOCKER_HOST and PAAS_REGISTRY.
 # Exit status: pytest's if it failed, else ruff's.
 set -euo pipefail
 
@@ -38,11 +40,19 @@ bash scripts/services.sh start
 
 CONSUL_HTTP_ADDR=$(cat .run/consul.addr)
 export CONSUL_HTTP_ADDR
+# DOCKER_HOST is what the docker SDK's from_env() and the docker CLI read.
+DOCKER_HOST=$(cat .run/dockerd.addr)
+PAAS_REGISTRY=$(cat .run/registry.addr)
+export DOCKER_HOST PAAS_REGISTRY
 # Tests talk to services on loopback; never through a proxy from the environment.
 _np="${NO_PROXY:-${no_proxy:-}}"
 export NO_PROXY="${_np:+$_np,}127.0.0.1,localhost,::1"
 export no_proxy="$NO_PROXY"
-echo "test: CONSUL_HTTP_ADDR=$CONSUL_HTTP_ADDR"
+echo "test: CONSUL_HTTP_ADDR=$CONSUL_HTTP_ADDR DOCKER_HOST=$DOCKER_HOST PAAS_REGISTRY=$PAAS_REGISTRY"
+
+# The builder's tests need the stack images: built once (~1.5 min cold),
+# then skipped in about a second while the recipe is unchanged.
+bash scripts/build-stacks.sh
 
 ruff_rc=0
 .venv/bin/ruff check paas tests || ruff_rc=$?

@@ -22,10 +22,15 @@ bash scripts/install.sh
 bash scripts/services.sh start
 
 CONSUL_HTTP_ADDR=$(cat "$RUN/consul.addr")
-export CONSUL_HTTP_ADDR
+DOCKER_HOST=$(cat "$RUN/dockerd.addr")
+PAAS_REGISTRY=$(cat "$RUN/registry.addr")
+export CONSUL_HTTP_ADDR DOCKER_HOST PAAS_REGISTRY
 _np="${NO_PROXY:-${no_proxy:-}}"
 export NO_PROXY="${_np:+$_np,}127.0.0.1,localhost,::1"
 export no_proxy="$NO_PROXY"
+
+# The builder runs builds in containers of these images.
+bash scripts/build-stacks.sh
 
 healthy() { http_get -o /dev/null "http://$1/healthz"; }
 
@@ -47,6 +52,8 @@ cat <<USAGE
 The platform is up.
   API:     http://$BIND   (health: http://$BIND/healthz)
   Consul:  http://$CONSUL_HTTP_ADDR
+  Docker:  $DOCKER_HOST
+  Registry: http://$PAAS_REGISTRY
   Logs:    $RUN/*.log
 
 Use it:
