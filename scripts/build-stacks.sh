@@ -51,15 +51,16 @@ all_stacks() {
 }
 
 # recipe_hash NAME: sha256 over (path, content) of this script, the shared
-# recipe files (regular files directly in stacks/) and stacks/NAME/**.
+# recipe files (regular files directly in stacks/) and stacks/NAME/**,
+# dotfiles (.gitignore) left out.
 recipe_hash() {
   local name=$1 f
   (
     cd "$REPO"
     {
       printf '%s\n' "$SELF"
-      find stacks -maxdepth 1 -type f
-      find "stacks/$name" -type f
+      find stacks -maxdepth 1 -type f ! -name '.*'
+      find "stacks/$name" -type f ! -name '.*'
     } | LC_ALL=C sort | while IFS= read -r f; do
       printf '%s  %s\n' "$(sha256sum <"$f" | cut -c1-64)" "$f"
     done

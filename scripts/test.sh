@@ -52,7 +52,7 @@ echo "test: CONSUL_HTTP_ADDR=$CONSUL_HTTP_ADDR DOCKER_HOST=$DOCKER_HOST PAAS_REG
 
 # The builder's tests need the stack images: built once (~1.5 min cold),
 # then skipped in about a second while the recipe is unchanged.
-bash scripts/build-stacks.sh
+bash scripts/build-stacks.sh build run
 
 ruff_rc=0
 .venv/bin/ruff check paas tests || ruff_rc=$?
