@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parent.parent
+# The SSH gateway authenticates with the gateway token and names the pushing user in this header.
+ACT_AS_HEADER = "X-Paas-Act-As"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
 
@@ -23,6 +25,15 @@ def _ca_bundle(setting: str) -> Path | None:
         return Path(setting)
     has_local_cas = LOCAL_CA_DIR.is_dir() and any(LOCAL_CA_DIR.rglob("*.crt"))
     return HOST_CA_BUNDLE if has_local_cas and HOST_CA_BUNDLE.is_file() else None
+
+
+def _secret(name: str) -> str | None:
+    """A secret from NAME, or from the file named by NAME_FILE (keeps it out of process listings)."""
+    value = os.environ.get(name, "").strip()
+    path = os.environ.get(f"{name}_FILE", "").strip()
+    if not value and path and Path(path).is_file():
+        value = Path(path).read_text().strip()
+    return value or None
 
 
 def _env(name: str, default: str) -> str:
@@ -56,6 +67,13 @@ class Settings:
     # package registries works behind a TLS-intercepting proxy. None: do not copy.
     ca_bundle: Path | None = None
     buildpacks_dir: Path = REPO_DIR / "buildpacks"
+    # The SSH gateway authenticates to the controller with this shared secret and acts as a user.
+    gateway_token: str | None = None
+    controller_url: str = "http://127.0.0.1:8000"
+    git_dir: Path = Path("/var/lib/paas/git")
+    git_user: str = "git"
+    # The forced command sshd runs for every key (a root-owned wrapper, see scripts/gateway.sh).
+    git_shell: Path = Path("/usr/local/lib/paas/git-shell")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -82,6 +100,11 @@ class Settings:
             build_cpus=float(_env("PAAS_BUILD_CPUS", str(cls.build_cpus))),
             ca_bundle=_ca_bundle(os.environ.get("PAAS_CA_BUNDLE", "")),
             buildpacks_dir=Path(_env("PAAS_BUILDPACKS_DIR", str(cls.buildpacks_dir))),
+            gateway_token=_secret("PAAS_GATEWAY_TOKEN"),
+            controller_url=_env("PAAS_URL", cls.controller_url).rstrip("/"),
+            git_dir=Path(_env("PAAS_GIT_DIR", str(cls.git_dir))),
+            git_user=_env("PAAS_GIT_USER", cls.git_user),
+            git_shell=Path(_env("PAAS_GIT_SHELL", str(cls.git_shell))),
         )
 
     def git_url(self, app: str) -> str:

@@ -107,10 +107,24 @@ def free_port() -> int:
 class Controller:
     url: str
     env: dict[str, str]
+    gateway_dir: Path
+    gateway_token_file: Path
 
 
 @pytest.fixture(scope="session")
-def controller(settings: Settings, admin: ApiUser, tmp_path_factory) -> Iterator[Controller]:
+def gateway_dir() -> Iterator[Path]:
+    """A root-owned directory for this run's SSH gateway (sshd refuses anything under /tmp)."""
+    path = Path("/run") / unique("paas-test-gateway")
+    path.mkdir(mode=0o755)
+    token = path / "gateway-token"
+    token.write_text(uuid.uuid4().hex + uuid.uuid4().hex)
+    token.chmod(0o600)
+    yield path
+    subprocess.run(["rm", "-rf", str(path)], check=False)
+
+
+@pytest.fixture(scope="session")
+def controller(settings: Settings, admin: ApiUser, gateway_dir: Path, tmp_path_factory) -> Iterator[Controller]:
     """The real API server (gunicorn) on a free loopback port, sharing this run's KV prefix."""
     port = free_port()
     env = {
@@ -119,6 +133,7 @@ def controller(settings: Settings, admin: ApiUser, tmp_path_factory) -> Iterator
         "PAAS_KV_PREFIX": settings.kv_prefix,
         "PAAS_DATA_DIR": str(settings.data_dir),
         "PAAS_WORKERS": "2",
+        "PAAS_GATEWAY_TOKEN_FILE": str(gateway_dir / "gateway-token"),
     }
     log = tmp_path_factory.mktemp("controller") / "controller.log"
     with open(log, "wb") as out:
@@ -136,7 +151,7 @@ def controller(settings: Settings, admin: ApiUser, tmp_path_factory) -> Iterator
             return False
 
     wait_until(healthy, timeout=30, message="paas-controller /healthz")
-    yield Controller(url=url, env=env)
+    yield Controller(url=url, env=env, gateway_dir=gateway_dir, gateway_token_file=gateway_dir / "gateway-token")
     proc.terminate()
     try:
         proc.wait(timeout=10)

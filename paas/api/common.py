@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hmac
 from functools import wraps
 from typing import TYPE_CHECKING
 
 from flask import current_app, g, request
 from marshmallow import Schema, fields, validate
 
+from paas.config import ACT_AS_HEADER
 from paas.domain.apps import App
-from paas.domain.errors import AuthenticationFailed
+from paas.domain.errors import AuthenticationFailed, PermissionDenied
 from paas.domain.users import User
 from paas.services.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE
 
@@ -35,13 +37,37 @@ def bearer_token() -> str:
     return token.strip()
 
 
+def is_gateway(token: str) -> bool:
+    expected = services().settings.gateway_token
+    return bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
+
+
 def login_required(view):
-    """Resolve the bearer token to a user before the view runs."""
+    """Resolve the bearer token to a user before the view runs. The SSH gateway's token acts
+    as the user named in X-Paas-Act-As (the owner of the key that pushed)."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
         g.token = bearer_token()
-        g.user = services().auth.authenticate(g.token)
+        if is_gateway(g.token):
+            user = services().auth.get_user(request.headers.get(ACT_AS_HEADER, ""))
+            if user is None:
+                raise AuthenticationFailed(f"The gateway must name an existing user in {ACT_AS_HEADER}")
+            g.user = user
+        else:
+            g.user = services().auth.authenticate(g.token)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def gateway_required(view):
+    """Only the SSH gateway may call this."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not is_gateway(bearer_token()):
+            raise PermissionDenied("Only the SSH gateway may call this endpoint")
         return view(*args, **kwargs)
 
     return wrapper

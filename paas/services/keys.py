@@ -38,5 +38,5 @@ class KeyService:
                 return
         raise NotFound(f"No key named {name[:64]!r}")
 
-    def owner_of(self, public: str) -> SshKey | None:
-        return self.keys.by_fingerprint(parse_public_key(public).fingerprint)
+    def by_fingerprint(self, fingerprint: str) -> SshKey | None:
+        return self.keys.by_fingerprint(fingerprint)
