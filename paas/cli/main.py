@@ -8,13 +8,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import apps, auth, builds, config, domains, keys, perms, ps, releases, users
+from . import apps, auth, builds, config, domains, gitremote, keys, perms, ps, releases, users
 from .base import Context, Registry
 from .client import cli_version
 from .errors import APIError, CLIError, flatten_field_errors
 from .settings import settings_path
 
-TOPICS = (auth, keys, apps, config, releases, builds, ps, domains, perms, users)
+TOPICS = (auth, keys, apps, gitremote, config, releases, builds, ps, domains, perms, users)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, Registry]:

@@ -117,3 +117,19 @@ def test_config_push_and_pull_round_trip(controller, tmp_path, repo):
     cli.run("config:push", "--file", str(pulled))
     assert cli.json("config")["values"] == {"DATABASE_URL": "postgres://db/x", "GREETING": "hello world"}
     cli.run("apps:destroy", "--confirm", app)
+
+
+def test_git_remote_points_an_existing_repo_at_an_app(controller, tmp_path, repo):
+    cli = Cli(controller.url, tmp_path / "home", tmp_path)
+    cli.run("auth:register", controller.url, "--username", unique("remote"), "--password", PASSWORD)
+    app = unique("remote")
+    cli.run("apps:create", app, "--no-remote")
+    in_repo = Cli(controller.url, tmp_path / "home", repo)
+    added = in_repo.run("git:remote", "-a", app)
+    assert "added" in added.stdout
+    assert git.Repo(repo).remotes.paas.url.endswith(f"/{app}.git")
+    # Now the app is inferred from the remote.
+    assert in_repo.json("apps:info")["name"] == app
+    outside = Cli(controller.url, tmp_path / "home", tmp_path).run("git:remote", "-a", app, ok=False)
+    assert outside.returncode == 1 and "git" in outside.stderr
+    cli.run("apps:destroy", "-a", app, "--confirm", app)
