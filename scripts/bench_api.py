@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import requests
 
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests import harness  # noqa: E402
 
 
 def percentile(samples: list[float], pct: float) -> float:
@@ -35,25 +35,6 @@ def report(name: str, samples: list[float]) -> None:
           f"mean={statistics.fmean(ms):6.2f} ms")
 
 
-def start_controller(prefix: str) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "PAAS_KV_PREFIX": prefix}
-    proc = subprocess.Popen([str(BIN / "paas-controller"), "--bind", f"127.0.0.1:{port}"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).ok:
-                return proc, url
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    proc.kill()
-    sys.exit("controller did not start")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--releases", type=int, default=1000)
@@ -61,7 +42,8 @@ def main() -> None:
     args = parser.parse_args()
 
     prefix = f"paas-bench-{uuid.uuid4().hex[:8]}"
-    proc, url = start_controller(prefix)
+    log = Path(tempfile.mkdtemp()) / "controller.log"
+    proc, url = harness.start_controller({"PAAS_KV_PREFIX": prefix}, log)
     session = requests.Session()
     try:
         token = session.post(f"{url}/v1/auth/register",
@@ -94,8 +76,7 @@ def main() -> None:
             samples.append(time.perf_counter() - start)
         report("list releases, first page (100)", samples)
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        harness.stop(proc)
         consul = os.environ.get("CONSUL_HTTP_ADDR", "127.0.0.1:8500")
         consul = consul if "://" in consul else f"http://{consul}"
         requests.delete(f"{consul}/v1/kv/{prefix}/", params={"recurse": "true"}, timeout=10)

@@ -4,9 +4,7 @@ the API in-process and as a real `paas-controller` process, and unique users and
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,8 +18,9 @@ import requests
 from paas.config import Settings
 from paas.wiring import Services, build_services
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+from . import harness
+
+REPO, BIN, free_port = harness.REPO, harness.BIN, harness.free_port
 PASSWORD = "correct-horse-battery"
 
 
@@ -97,12 +96,6 @@ def make_user(services: Services, admin: ApiUser):
     return make
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Controller:
     url: str
@@ -126,37 +119,16 @@ def gateway_dir() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def controller(settings: Settings, admin: ApiUser, gateway_dir: Path, tmp_path_factory) -> Iterator[Controller]:
     """The real API server (gunicorn) on a free loopback port, sharing this run's KV prefix."""
-    port = free_port()
     env = {
-        **os.environ,
         "CONSUL_HTTP_ADDR": settings.consul_addr,
         "PAAS_KV_PREFIX": settings.kv_prefix,
         "PAAS_DATA_DIR": str(settings.data_dir),
         "PAAS_WORKERS": "2",
         "PAAS_GATEWAY_TOKEN_FILE": str(gateway_dir / "gateway-token"),
     }
-    log = tmp_path_factory.mktemp("controller") / "controller.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "paas-controller"), "--bind", f"127.0.0.1:{port}"], env=env, stdout=out, stderr=out
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if proc.poll() is not None:
-            pytest.fail(f"paas-controller exited: {log.read_text()[-2000:]}")
-        try:
-            return requests.get(f"{url}/healthz", timeout=1).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    wait_until(healthy, timeout=30, message="paas-controller /healthz")
+    proc, url = harness.start_controller(env, tmp_path_factory.mktemp("controller") / "controller.log")
     yield Controller(url=url, env=env, gateway_dir=gateway_dir, gateway_token_file=gateway_dir / "gateway-token")
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    harness.stop(proc)
 
 
 @pytest.fixture(scope="session")

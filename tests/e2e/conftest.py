@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,9 +12,8 @@ from pathlib import Path
 import git
 import pytest
 
-from ..conftest import PASSWORD, REPO, ApiUser, Controller, free_port, unique, wait_until
-
-GATEWAY_SCRIPT = REPO / "scripts" / "gateway.sh"
+from .. import harness
+from ..conftest import PASSWORD, REPO, ApiUser, Controller, unique
 
 
 @dataclass
@@ -28,26 +26,10 @@ class Gateway:
 
 @pytest.fixture(scope="session")
 def gateway(controller: Controller, tmp_path_factory) -> Iterator[Gateway]:
-    port = free_port()
-    subprocess.run(
-        [str(GATEWAY_SCRIPT), "setup", str(controller.gateway_dir), str(port), controller.url,
-         str(controller.gateway_token_file)],
-        check=True, capture_output=True,
-    )
     log = tmp_path_factory.mktemp("sshd") / "sshd.log"
-    with open(log, "wb") as out:
-        sshd = subprocess.Popen([str(GATEWAY_SCRIPT), "run", str(controller.gateway_dir)], stdout=out, stderr=out)
-
-    def listening() -> bool:
-        if sshd.poll() is not None:
-            pytest.fail(f"sshd exited: {log.read_text()[-2000:]}")
-        with socket.socket() as sock:
-            return sock.connect_ex(("127.0.0.1", port)) == 0
-
-    wait_until(listening, timeout=15, message="sshd to listen")
+    sshd, port = harness.start_gateway(controller.gateway_dir, controller.url, controller.gateway_token_file, log)
     yield Gateway(port=port)
-    sshd.terminate()
-    sshd.wait(timeout=10)
+    harness.stop(sshd)
 
 
 @dataclass
