@@ -1,0 +1,27 @@
+"""Sample Flask app for the paas builder tests (python buildpack)."""
+
+import os
+import socket
+
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def index():
+    greeting = os.environ.get("GREETING", "Hello")
+    return (
+        f"{greeting} from paas flask sample on {socket.gethostname()}\n",
+        200,
+        {"Content-Type": "text/plain; charset=utf-8"},
+    )
+
+
+@app.get("/health")
+def health():
+    return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+if __name__ == "__main__":
+    app.run(host="0.0.0.0", port=int(os.environ.get("PORT", "5000")))
