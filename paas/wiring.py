@@ -7,21 +7,38 @@ from dataclasses import dataclass
 from .builder.docker_builder import DockerImageBuilder
 from .builder.logs import FileBuildLogStore
 from .config import Settings
+from .domain.scheduler import Scheduler
 from .services.apps import AppService
 from .services.auth import AuthService
 from .services.builds import BuildService
 from .services.config import ConfigService
+from .services.deploys import DeployService
 from .services.domains import DomainService
 from .services.formation import FormationService
 from .services.keys import KeyService
 from .services.releases import ReleaseService
+from .services.supervisor import Supervisor
 from .store.apps import ConsulAppStore
 from .store.builds import ConsulBuildStore
+from .store.deploys import ConsulDeployStateStore
 from .store.formation import ConsulFormationStore
 from .store.keys import ConsulKeyStore
 from .store.kv import ConsulKV, connect
+from .store.locks import ConsulAppLocks
 from .store.releases import ConsulReleaseStore
 from .store.users import ConsulTokenStore, ConsulUserStore
+
+
+def build_scheduler(settings: Settings, kv: ConsulKV) -> Scheduler:
+    if settings.scheduler == "docker":
+        from .scheduler.docker import DockerScheduler
+
+        return DockerScheduler(settings, kv, connect(settings.consul_addr, settings.consul_token))
+    if settings.scheduler == "nomad":
+        from .scheduler.nomad import NomadScheduler
+
+        return NomadScheduler(settings)
+    raise ValueError(f"PAAS_SCHEDULER must be docker or nomad, not {settings.scheduler!r}")
 
 
 @dataclass
@@ -36,14 +53,24 @@ class Services:
     builds: BuildService
     formation: FormationService
     domains: DomainService
+    deploys: DeployService
+    app_store: ConsulAppStore
+
+    def supervisor(self, owner: str) -> Supervisor:
+        """The background deployer for one controller process (see services/supervisor.py)."""
+        return Supervisor(self.deploys, self.app_store, ConsulAppLocks(self.kv, owner))
 
 
 def build_services(settings: Settings) -> Services:
     kv = ConsulKV(connect(settings.consul_addr, settings.consul_token), settings.kv_prefix)
     app_store = ConsulAppStore(kv)
     apps = AppService(app_store)
-    releases = ReleaseService(ConsulReleaseStore(kv))
-    formation = FormationService(ConsulFormationStore(kv), releases)
+    release_store = ConsulReleaseStore(kv)
+    releases = ReleaseService(release_store)
+    formation_store = ConsulFormationStore(kv)
+    formation = FormationService(formation_store, releases)
+    deploys = DeployService(build_scheduler(settings, kv), app_store, release_store, formation_store,
+                            ConsulDeployStateStore(kv))
     return Services(
         settings=settings,
         kv=kv,
@@ -61,4 +88,6 @@ def build_services(settings: Settings) -> Services:
         ),
         formation=formation,
         domains=DomainService(app_store, apps, settings.platform_domain),
+        deploys=deploys,
+        app_store=app_store,
     )

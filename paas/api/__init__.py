@@ -8,10 +8,27 @@ from flask_smorest import Api
 from paas.config import Settings
 from paas.wiring import Services, build_services
 
-from . import apps, auth, builds, config, domains, formation, gateway, keys, perms, releases, users
+from . import (
+    apps,
+    auth,
+    builds,
+    config,
+    deployments,
+    domains,
+    formation,
+    gateway,
+    keys,
+    logs,
+    perms,
+    ps,
+    releases,
+    run,
+    users,
+)
 from .errors import register_error_handlers
 
-RESOURCES = (auth, users, keys, apps, config, releases, builds, formation, domains, perms, gateway)
+RESOURCES = (auth, users, keys, apps, config, releases, builds, formation, ps, deployments, logs, run, domains,
+             perms, gateway)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:

@@ -18,6 +18,8 @@ STATUS_OF = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.StoreUnavailable: 503,
+    errors.SchedulerUnavailable: 503,
+    errors.BuildFailed: 400,
 }
 
 

@@ -28,9 +28,14 @@ class ControllerServer(BaseApplication):
         self.cfg.set("limit_request_line", 8190)
 
     def load(self):
+        import os
+
         from paas.api import create_app
 
-        return create_app(self.settings)
+        app = create_app(self.settings)
+        # Each worker process deploys the apps whose locks it holds.
+        app.extensions["paas"].supervisor(f"pid-{os.getpid()}").start()
+        return app
 
 
 def main(argv: list[str] | None = None) -> None:

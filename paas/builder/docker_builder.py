@@ -150,7 +150,8 @@ class DockerImageBuilder:
         """run stack + one layer per dependency dir + one layer of app code."""
         context = ws.image_context
         (context / "deps").mkdir(parents=True)
-        lines = [f"FROM {self.settings.run_stack}", "COPY launcher.sh /paas/launcher"]
+        # The label tells the scheduler that commands go through the launcher (.profile.d, $PORT).
+        lines = [f"FROM {self.settings.run_stack}", "LABEL paas.launcher=1", "COPY launcher.sh /paas/launcher"]
         layers_file = ws.app / ".paas" / "layers"
         layer_dirs = [d.strip() for d in layers_file.read_text().splitlines() if d.strip()] \
             if layers_file.is_file() else []

@@ -35,3 +35,7 @@ class ConcurrentUpdate(Conflict):
 
 class BuildFailed(PaasError):
     """The build of the user's code failed; the message says why (never a config value)."""
+
+
+class SchedulerUnavailable(PaasError):
+    """The scheduler (Docker engine, Nomad) could not be reached or refused the request."""

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import asdict, dataclass, field
 
 from .builds import validate_process_type
 from .errors import ValidationError
+from .scheduler import UpdatePolicy
 
 MAX_QUANTITY = 100
+
+
+MEMORY_RE = re.compile(r"^([0-9]{1,6})([KMG])B?$", re.IGNORECASE)
+MIN_MEMORY_BYTES = 6 * 1024 * 1024
+HEALTHCHECK_RE = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,255}$")
 
 
 @dataclass
@@ -15,26 +23,86 @@ class ProcessSpec:
     quantity: int = 0
     memory: str | None = None
     cpu: float | None = None
+    healthcheck: str | None = None
 
 
 @dataclass
 class Formation:
+    """Desired quantities and limits per process type, the app's update policy, and a restart
+    token: changing limits, health checks or the token rolls fresh instances of the live release."""
+
     app: str
     processes: dict[str, ProcessSpec] = field(default_factory=dict)
+    update: UpdatePolicy = field(default_factory=UpdatePolicy)
+    restart_token: str = ""
 
     def to_dict(self) -> dict:
-        return {"app": self.app, "processes": {k: asdict(v) for k, v in self.processes.items()}}
+        return {"app": self.app, "processes": {k: asdict(v) for k, v in self.processes.items()},
+                "update": asdict(self.update), "restart_token": self.restart_token}
 
     @classmethod
     def from_dict(cls, data: dict) -> Formation:
-        return cls(app=data["app"], processes={k: ProcessSpec(**v) for k, v in data.get("processes", {}).items()})
+        return cls(
+            app=data["app"],
+            processes={k: ProcessSpec(**v) for k, v in data.get("processes", {}).items()},
+            update=UpdatePolicy(**data.get("update", {})),
+            restart_token=data.get("restart_token", ""),
+        )
+
+    def copy(self) -> Formation:
+        return Formation.from_dict(self.to_dict())
+
+    def with_limits(self, limits: dict[str, dict], available_types: set[str]) -> Formation:
+        """limits: {type: {"memory": "512M" | None, "cpu": 0.5 | None}}; None clears."""
+        updated = self.copy()
+        for name, values in limits.items():
+            spec = updated._spec(name, available_types)
+            if "memory" in values:
+                spec.memory = validate_memory(values["memory"]) if values["memory"] is not None else None
+            if "cpu" in values:
+                cpu = values["cpu"]
+                if cpu is not None and not (isinstance(cpu, int | float) and 0.01 <= cpu <= 64):
+                    raise ValidationError(f"CPU limit for {name} must be between 0.01 and 64 cores")
+                spec.cpu = float(cpu) if cpu is not None else None
+        updated.restart_token = new_restart_token()
+        return updated
+
+    def with_healthchecks(self, checks: dict[str, str | None], available_types: set[str]) -> Formation:
+        updated = self.copy()
+        for name, path in checks.items():
+            spec = updated._spec(name, available_types)
+            if path is not None and (not isinstance(path, str) or not HEALTHCHECK_RE.match(path)):
+                raise ValidationError(f"Health check path for {name} must start with / (e.g. /health)")
+            if path is not None and name != "web":
+                raise ValidationError("HTTP health checks apply to the web process type only")
+            spec.healthcheck = path
+        updated.restart_token = new_restart_token()
+        return updated
+
+    def with_update_policy(self, values: dict) -> Formation:
+        updated = self.copy()
+        updated.update = UpdatePolicy(**{**asdict(self.update), **values}).validate()
+        return updated
+
+    def restarted(self) -> Formation:
+        updated = self.copy()
+        updated.restart_token = new_restart_token()
+        return updated
+
+    def _spec(self, name: str, available_types: set[str]) -> ProcessSpec:
+        validate_process_type(name)
+        if name not in available_types:
+            raise ValidationError(f"Process type {name!r} is not in the current release")
+        return self.processes.setdefault(name, ProcessSpec())
+
 
     def scaled(self, quantities: dict[str, int], available_types: set[str]) -> Formation:
         if not quantities:
             raise ValidationError("No process types given to scale")
         if not available_types:
             raise ValidationError("The app has no build yet: deploy code before scaling")
-        processes = {k: ProcessSpec(**asdict(v)) for k, v in self.processes.items()}
+        updated = self.copy()
+        processes = updated.processes
         for name, quantity in quantities.items():
             validate_process_type(name)
             if name not in available_types:
@@ -44,12 +112,27 @@ class Formation:
             if not isinstance(quantity, int) or isinstance(quantity, bool) or not 0 <= quantity <= MAX_QUANTITY:
                 raise ValidationError(f"Quantity for {name} must be an integer from 0 to {MAX_QUANTITY}")
             processes.setdefault(name, ProcessSpec()).quantity = quantity
-        return Formation(app=self.app, processes=processes)
+        return updated
 
     def for_process_types(self, types: set[str]) -> Formation:
         """Follow a new build's process types: keep known quantities, web starts at 1, others at 0."""
-        processes = {}
-        for name in sorted(types):
-            spec = self.processes.get(name)
-            processes[name] = spec if spec else ProcessSpec(quantity=1 if name == "web" else 0)
-        return Formation(app=self.app, processes=processes)
+        updated = self.copy()
+        updated.processes = {
+            name: updated.processes.get(name) or ProcessSpec(quantity=1 if name == "web" else 0)
+            for name in sorted(types)
+        }
+        return updated
+
+
+def validate_memory(value: str) -> str:
+    match = MEMORY_RE.match(value) if isinstance(value, str) else None
+    if not match:
+        raise ValidationError(f"Invalid memory limit {str(value)[:20]!r}: use e.g. 512M or 1G")
+    number, unit = int(match.group(1)), match.group(2).upper()
+    if number * {"K": 1024, "M": 1024**2, "G": 1024**3}[unit] < MIN_MEMORY_BYTES:
+        raise ValidationError("Memory limits start at 6M")
+    return f"{number}{unit}"
+
+
+def new_restart_token() -> str:
+    return secrets.token_hex(4)

@@ -51,7 +51,7 @@ class GatewayClient:
                 f"{self.url}/v1/apps/{app}/builds/source",
                 params={"git_sha": git_sha},
                 data=tarball,
-                headers={ACT_AS_HEADER: username, "Content-Type": "application/gzip"},
+                headers={ACT_AS_HEADER: username, "Content-Type": "application/octet-stream"},
                 stream=True,
                 timeout=(self.timeout, 3600),
             )

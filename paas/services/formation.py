@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from paas.domain.errors import ValidationError
 from paas.domain.formation import Formation
 from paas.domain.ports import FormationStore
 
@@ -18,12 +19,29 @@ class FormationService:
         return self.formations.get(app)[0]
 
     def scale(self, app: str, quantities: dict[str, int]) -> Formation:
+        return self.change(app, quantities=quantities)
+
+    def change(self, app: str, quantities: dict[str, int] | None = None, limits: dict | None = None,
+               healthchecks: dict | None = None, update: dict | None = None) -> Formation:
+        """One CAS write for any mix of changes; limits or health checks roll fresh instances."""
+        if not (quantities or limits or healthchecks or update):
+            raise ValidationError("Nothing to change: give quantities, limits, healthchecks or update")
+
         def attempt() -> Formation:
             formation, index = self.formations.get(app)
             available = set(self.releases.current(app).procfile)
-            scaled = formation.scaled(quantities, available)
-            self.formations.update(scaled, index)
-            return scaled
+            if (limits or healthchecks) and not available:
+                raise ValidationError("The app has no build yet: deploy code first")
+            if quantities:
+                formation = formation.scaled(quantities, available)
+            if limits:
+                formation = formation.with_limits(limits, available)
+            if healthchecks:
+                formation = formation.with_healthchecks(healthchecks, available)
+            if update:
+                formation = formation.with_update_policy(update)
+            self.formations.update(formation, index)
+            return formation
 
         return retry_on_conflict(attempt)
 

@@ -51,3 +51,16 @@ class ConsulReleaseStore:
             ])
         except TxnFailed:
             raise ConcurrentUpdate(f"Another release of {release.app!r} was created concurrently") from None
+
+    def mark_failed(self, app: str, version: int, reason: str) -> None:
+        """The one mutation of a release: its deploy failed (CAS, so a concurrent mark is not lost)."""
+        key = release_key(self.kv, app, version)
+        for _ in range(10):
+            entry = self.kv.get(key)
+            if entry is None:
+                return
+            try:
+                self.kv.txn([Op.cas(key, {**entry.value, "failed": True, "failure_reason": reason[:500]}, entry.index)])
+                return
+            except TxnFailed:
+                continue

@@ -21,7 +21,9 @@ class Api:
 
     def call(self, method: str, path: str, json=None, **kwargs):
         headers = self.user.headers if self.user else {}
-        return self.client.open(path, method=method, json=json, headers=headers, **kwargs)
+        # No supervisor runs in-process: never wait for deploys here (tests/e2e cover them).
+        query = {"wait": "false", **kwargs.pop("query_string", {})}
+        return self.client.open(path, method=method, json=json, headers=headers, query_string=query, **kwargs)
 
     def get(self, path, **kw):
         return self.call("GET", path, **kw)

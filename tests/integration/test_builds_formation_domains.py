@@ -15,7 +15,8 @@ def test_deploying_an_image_records_a_build_and_a_release(api):
     assert api.get(f"/v1/apps/{name}/builds/{build['id']}").get_json()["image"] == "127.0.0.1:5000/demo:v1"
     assert [b["id"] for b in api.get(f"/v1/apps/{name}/builds").get_json()["results"]] == [build["id"]]
     formation = api.get(f"/v1/apps/{name}/formation").get_json()
-    assert formation["processes"] == [{"type": "web", "quantity": 1, "memory": None, "cpu": None}]
+    assert formation["processes"] == [{"type": "web", "quantity": 1, "memory": None, "cpu": None,
+                                       "healthcheck": None}]
 
 
 def test_scaling_records_quantities_without_a_release(api):

@@ -1,5 +1,6 @@
 from marshmallow import Schema, fields, validate
 
+from ..deployments.schemas import DeploymentSchema
 from ..releases.schemas import ReleaseSchema
 
 
@@ -28,6 +29,7 @@ class BuildCreateSchema(Schema):
 class BuildCreatedSchema(Schema):
     build = fields.Nested(BuildSchema, required=True)
     release = fields.Nested(ReleaseSchema, required=True)
+    deployment = fields.Nested(DeploymentSchema, allow_none=True)
 
 
 class BuildDetailSchema(BuildSchema):

@@ -1,13 +1,26 @@
 """Builds: list, info (with the log), deploying a prebuilt image, and building uploaded source."""
 
-from flask import Response, request, stream_with_context
+from flask import request
 from flask_smorest import Blueprint
 
 from paas.domain.errors import ValidationError
 from paas.services.pagination import paginate
 
-from ..common import SECURITY, PageArgs, current_user, login_required, page_of, services, visible_app
-from . import streaming
+from ..common import (
+    SECURITY,
+    PageArgs,
+    current_user,
+    deploy_timeout,
+    login_required,
+    page_of,
+    services,
+    visible_app,
+    wait_for_live,
+)
+from ..deployments.schemas import DeploymentSchema, WaitArgs
+from ..releases.schemas import ReleaseSchema
+from ..streaming import ndjson_response
+from . import upload
 from .schemas import BuildCreatedSchema, BuildCreateSchema, BuildDetailSchema, BuildSchema, SourceBuildArgs
 
 blp = Blueprint("builds", __name__, url_prefix="/v1/apps/<app>/builds", description="Builds")
@@ -26,14 +39,14 @@ def list_builds(args, app):
 @blp.route("", methods=["POST"])
 @blp.doc(security=SECURITY)
 @blp.arguments(BuildCreateSchema)
+@blp.arguments(WaitArgs, location="query")
 @blp.response(201, BuildCreatedSchema)
 @login_required
-def create_build(body, app):
+def create_build(body, args, app):
     """Deploy a prebuilt image: records a build and creates a release with the current config."""
-    build, release = services().builds.create_from_image(
-        visible_app(app).name, current_user(), body["image"], body.get("procfile")
-    )
-    return {"build": build, "release": release}
+    name = visible_app(app).name
+    build, release = services().builds.create_from_image(name, current_user(), body["image"], body.get("procfile"))
+    return {"build": build, "release": release, "deployment": wait_for_live(name, release.version, args["wait"])}
 
 
 @blp.route("/<build_id>", methods=["GET"])
@@ -50,7 +63,8 @@ def build_info(app, build_id):
 @blp.route("/source", methods=["POST"])
 @blp.doc(
     security=SECURITY,
-    requestBody={"required": True, "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}}},
+    requestBody={"required": True, "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                       "format": "binary"}}}},
     responses={"200": {"description": "The build log as it happens, one JSON object per line: "
                        '{"log": line} ... then {"build": ..., "release": ...} or {"error": message}',
                        "content": {"application/x-ndjson": {}}}},
@@ -60,16 +74,23 @@ def build_info(app, build_id):
 def build_source(args, app):
     """Build an uploaded source tarball (what `git push` does) and release it; the log streams back."""
     name = visible_app(app).name
-    upload = streaming.save_upload(services().settings.data_dir / "uploads", request.stream)
-    if upload is None:
+    source = upload.save_upload(services().settings.data_dir / "uploads", request.stream)
+    if source is None:
         raise ValidationError("The request body must be a tar archive (optionally gzipped) of the source")
     actor = current_user()
     builds = services().builds
 
-    def run(sink):
-        try:
-            return builds.create_from_source(name, actor, upload, sink, git_sha=args.get("git_sha"))
-        finally:
-            upload.unlink(missing_ok=True)
+    deploys = services().deploys
 
-    return Response(stream_with_context(streaming.ndjson_build(run)), mimetype="application/x-ndjson")
+    def work(sink) -> dict:
+        try:
+            build, release = builds.create_from_source(name, actor, source, sink, git_sha=args.get("git_sha"))
+        finally:
+            source.unlink(missing_ok=True)
+        deployment = deploys.wait(name, release.version, timeout=deploy_timeout(name), sink=sink)
+        if deployment and deployment.status != "successful":
+            return {"error": f"Deploy of v{release.version} failed: {deployment.description}"}
+        return {"build": BuildSchema().dump(build), "release": ReleaseSchema().dump(release),
+                "deployment": DeploymentSchema().dump(deployment) if deployment else None}
+
+    return ndjson_response(work)

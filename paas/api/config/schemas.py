@@ -1,5 +1,6 @@
 from marshmallow import Schema, fields
 
+from ..deployments.schemas import DeploymentSchema
 from ..releases.schemas import ReleaseSchema
 
 
@@ -18,3 +19,4 @@ class ConfigChangeSchema(Schema):
 
 class ConfigChangedSchema(ConfigSchema):
     release = fields.Nested(ReleaseSchema, allow_none=True, metadata={"description": "null when nothing changed"})
+    deployment = fields.Nested(DeploymentSchema, allow_none=True)

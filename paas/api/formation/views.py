@@ -1,21 +1,23 @@
-"""Formation: desired quantities per process type (scaling makes no release)."""
+"""Formation: quantities (scale, no release), limits, health checks and the update policy."""
+
+from dataclasses import asdict
 
 from flask_smorest import Blueprint
 
 from paas.domain.formation import Formation
 
-from ..common import SECURITY, login_required, services, visible_app
-from .schemas import FormationSchema, ScaleSchema
+from ..common import SECURITY, login_required, services, visible_app, wait_for_live
+from ..deployments.schemas import WaitArgs
+from .schemas import FormationChangeSchema, FormationSchema
 
 blp = Blueprint("formation", __name__, url_prefix="/v1/apps/<app>/formation", description="Process formation")
 
 
-def present(formation: Formation) -> dict:
+def present(formation: Formation, deployment=None) -> dict:
     return {
-        "processes": [
-            {"type": name, "quantity": spec.quantity, "memory": spec.memory, "cpu": spec.cpu}
-            for name, spec in sorted(formation.processes.items())
-        ]
+        "processes": [{"type": name, **asdict(spec)} for name, spec in sorted(formation.processes.items())],
+        "update": asdict(formation.update),
+        "deployment": deployment,
     }
 
 
@@ -24,15 +26,24 @@ def present(formation: Formation) -> dict:
 @blp.response(200, FormationSchema)
 @login_required
 def get_formation(app):
-    """Process types and their desired quantities."""
+    """Process types with quantities, limits and health checks, and the update policy."""
     return present(services().formation.get(visible_app(app).name))
 
 
 @blp.route("", methods=["PATCH"])
 @blp.doc(security=SECURITY)
-@blp.arguments(ScaleSchema)
+@blp.arguments(FormationChangeSchema)
+@blp.arguments(WaitArgs, location="query")
 @blp.response(200, FormationSchema)
 @login_required
-def scale(body, app):
-    """Set desired quantities of process types of the current release."""
-    return present(services().formation.scale(visible_app(app).name, body["quantities"]))
+def change_formation(body, args, app):
+    """Scale in place; or change limits/health checks (a rolling restart) or the update policy."""
+    name = visible_app(app).name
+    before = services().deploys.current(name)
+    formation = services().formation.change(
+        name, quantities=body.get("quantities"), limits=body.get("limits"),
+        healthchecks=body.get("healthchecks"), update=body.get("update"),
+    )
+    restarts = bool(body.get("limits") or body.get("healthchecks"))
+    deployment = wait_for_live(name, None, args["wait"], after=before.id if before else None) if restarts else None
+    return present(formation, deployment)

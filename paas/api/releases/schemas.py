@@ -1,5 +1,7 @@
 from marshmallow import Schema, fields, validate
 
+from ..deployments.schemas import DeploymentSchema
+
 
 class ReleaseSchema(Schema):
     app = fields.String(required=True)
@@ -19,3 +21,7 @@ class RollbackSchema(Schema):
     version = fields.Integer(
         validate=validate.Range(min=1, max=999_999_999), metadata={"description": "Defaults to the previous release"}
     )
+
+
+class RolledBackSchema(ReleaseSchema):
+    deployment = fields.Nested(DeploymentSchema, allow_none=True)

@@ -4,8 +4,9 @@ from flask_smorest import Blueprint
 
 from paas.domain.releases import parse_version
 
-from ..common import SECURITY, PageArgs, current_user, login_required, page_of, services, visible_app
-from .schemas import ReleaseSchema, RollbackSchema
+from ..common import SECURITY, PageArgs, current_user, login_required, page_of, services, visible_app, wait_for_live
+from ..deployments.schemas import WaitArgs
+from .schemas import ReleaseSchema, RollbackSchema, RolledBackSchema
 
 blp = Blueprint("releases", __name__, url_prefix="/v1/apps/<app>/releases", description="Releases")
 
@@ -32,8 +33,12 @@ def release_info(app, version):
 @blp.route("/rollback", methods=["POST"])
 @blp.doc(security=SECURITY)
 @blp.arguments(RollbackSchema)
-@blp.response(201, ReleaseSchema)
+@blp.arguments(WaitArgs, location="query")
+@blp.response(201, RolledBackSchema)
 @login_required
-def rollback(body, app):
-    """Create a new release with the build and config of vN (default: the previous release)."""
-    return services().releases.rollback(visible_app(app).name, current_user(), body.get("version"))
+def rollback(body, args, app):
+    """Create (and deploy) a new release with the build and config of vN (default: the previous one)."""
+    name = visible_app(app).name
+    release = services().releases.rollback(name, current_user(), body.get("version"))
+    deployment = wait_for_live(name, release.version, args["wait"])
+    return {**services().releases.get(name, release.version).to_dict(), "deployment": deployment}

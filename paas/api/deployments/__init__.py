@@ -1,0 +1,5 @@
+"""The deployments resource."""
+
+from .views import blp
+
+__all__ = ["blp"]

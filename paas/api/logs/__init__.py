@@ -1,0 +1,5 @@
+"""The logs resource."""
+
+from .views import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,5 @@
+"""The ps resource."""
+
+from .views import blp
+
+__all__ = ["blp"]

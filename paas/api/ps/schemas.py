@@ -1,0 +1,27 @@
+from marshmallow import Schema, fields, validate
+
+from ..deployments.schemas import DeploymentSchema
+
+
+class InstanceSchema(Schema):
+    id = fields.String(required=True)
+    type = fields.String(required=True)
+    release = fields.Integer(required=True)
+    state = fields.String(required=True)
+    health = fields.String(required=True)
+    address = fields.String(allow_none=True)
+    canary = fields.Boolean()
+    started_at = fields.String(allow_none=True)
+
+
+class PsSchema(Schema):
+    instances = fields.List(fields.Nested(InstanceSchema), required=True)
+    deployment = fields.Nested(DeploymentSchema, allow_none=True)
+
+
+class RestartSchema(Schema):
+    type = fields.String(validate=validate.Length(max=30), metadata={"description": "accepted; all types roll"})
+
+
+class RestartedSchema(Schema):
+    deployment = fields.Nested(DeploymentSchema, allow_none=True)

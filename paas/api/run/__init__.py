@@ -1,0 +1,5 @@
+"""The run resource."""
+
+from .views import blp
+
+__all__ = ["blp"]

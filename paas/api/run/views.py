@@ -1,0 +1,22 @@
+"""One-off commands in a fresh container of the live release, with its config."""
+
+from flask_smorest import Blueprint
+
+from ..common import SECURITY, login_required, services, visible_app
+from ..streaming import ndjson_response
+from .schemas import RunSchema
+
+blp = Blueprint("run", __name__, url_prefix="/v1/apps/<app>/run", description="One-off commands")
+
+
+@blp.route("", methods=["POST"])
+@blp.doc(security=SECURITY, responses={"200": {
+    "description": 'One JSON object per line: {"log": line} ... then {"exit_code": N} or {"error": message}',
+    "content": {"application/x-ndjson": {}}}})
+@blp.arguments(RunSchema)
+@login_required
+def run(body, app):
+    """Run a command (e.g. `python manage.py migrate`); its output streams back, then its exit code."""
+    found = visible_app(app)
+    deploys = services().deploys
+    return ndjson_response(lambda sink: {"exit_code": deploys.run(found, body["command"], sink)})

@@ -1,0 +1,1 @@
+"""Schedulers: adapters of paas.domain.scheduler.Scheduler (docker: one host; nomad: a cluster)."""

@@ -1,0 +1,449 @@
+"""The single-host scheduler: containers through the Docker Engine API, instances registered in
+the local Consul agent, and Nomad's canary-then-promote semantics implemented here.
+
+State: the containers themselves (labels say app, release, type, deployment) plus one record
+per app in Consul KV (the current deployment and its plan), so a restarted controller resumes."""
+
+from __future__ import annotations
+
+import queue
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+
+import consul
+import docker
+import docker.errors
+import requests
+from docker.models.containers import Container
+
+from paas.config import Settings
+from paas.domain.clock import now_iso
+from paas.domain.errors import NotFound, SchedulerUnavailable, ValidationError
+from paas.domain.scheduler import (
+    CONTAINER_PORT,
+    FAILED,
+    RUNNING,
+    SUCCESSFUL,
+    AppPlan,
+    Deployment,
+    GroupState,
+    Instance,
+    LogSink,
+    ProcessPlan,
+    UpdatePolicy,
+)
+from paas.router.tags import app_hosts, canary_tags, live_tags
+from paas.store.kv import ConsulKV, Op
+
+LABEL = "paas"
+CHECK_INTERVAL = "500ms"
+
+
+def _labels(container: Container) -> dict[str, str]:
+    return container.labels or {}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def plan_from_dict(data: dict) -> AppPlan:
+    processes = [ProcessPlan(**p) for p in data["processes"]]
+    update = UpdatePolicy(**data["update"])
+    return AppPlan(**{**data, "processes": processes, "update": update})
+
+
+def _translating_errors(cls):
+    """Docker and Consul-agent failures leave the adapter as SchedulerUnavailable."""
+    for name in ("deploy", "deployment", "promote", "fail", "reconcile", "scale", "destroy", "instances", "run"):
+        method = getattr(cls, name)
+
+        def wrapper(self, *args, __method=method, **kwargs):
+            try:
+                return __method(self, *args, **kwargs)
+            except (docker.errors.DockerException, requests.RequestException, consul.ConsulException) as exc:
+                raise SchedulerUnavailable(f"Docker scheduler: {_first_line(exc)}") from None
+
+        wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
+        setattr(cls, name, wrapper)
+    return cls
+
+
+@_translating_errors
+class DockerScheduler:
+    def __init__(self, settings: Settings, kv: ConsulKV, agent: consul.Consul,
+                 client: docker.DockerClient | None = None):
+        self.settings = settings
+        self.kv = kv
+        self.agent = agent
+        self._client = client
+        # When each instance was first seen passing; lost on restart, which only delays promotion.
+        self._passing_since: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = docker.DockerClient(base_url=self.settings.docker_host) \
+                if self.settings.docker_host else docker.from_env()
+        return self._client
+
+    # ------------------------------------------------------------------ records
+    def _record_key(self, app: str) -> str:
+        return self.kv.key("scheduler", "docker", app)
+
+    def _load(self, app: str) -> dict | None:
+        entry = self.kv.get(self._record_key(app))
+        return entry.value if entry else None
+
+    def _save(self, app: str, record: dict) -> None:
+        record["deployment"]["updated_at"] = now_iso()
+        self.kv.txn([Op.set(self._record_key(app), record)])
+
+    # ------------------------------------------------------------------ containers
+    def containers(self, app: str, **labels: str) -> list[Container]:
+        filters = [f"{LABEL}.app={app}", f"{LABEL}.role=instance"] + [f"{LABEL}.{k}={v}" for k, v in labels.items()]
+        return self.client.containers.list(all=True, filters={"label": filters})
+
+    def _start(self, plan: AppPlan, process: ProcessPlan, deployment_id: str, canary: bool) -> Container:
+        name = f"paas-{plan.app}-{process.type}-v{plan.release}-{secrets.token_hex(3)}"
+        env = {**plan.env, "PORT": str(CONTAINER_PORT), "PAAS_APP": plan.app,
+               "PAAS_RELEASE": f"v{plan.release}", "PAAS_PROCESS_TYPE": process.type}
+        host_port = _free_port() if process.is_web else None
+        labels = {f"{LABEL}.app": plan.app, f"{LABEL}.role": "instance", f"{LABEL}.release": str(plan.release),
+                  f"{LABEL}.type": process.type, f"{LABEL}.deployment": deployment_id,
+                  f"{LABEL}.port": str(host_port or ""), f"{LABEL}.restart-token": plan.restart_token or ""}
+        image = self._ensure_image(plan.image)
+        kwargs = self._command(image, process.command)
+        container = self.client.containers.run(
+            plan.image, name=name, detach=True, environment=env, labels=labels,
+            ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", host_port)} if host_port else {},
+            restart_policy={"Name": "on-failure", "MaximumRetryCount": 0},
+            mem_limit=_docker_memory(process.memory), nano_cpus=int(process.cpu * 1e9) if process.cpu else None,
+            stop_signal="SIGTERM", log_config={"Type": "json-file", "Config": {"max-size": "10m", "max-file": "2"}},
+            **kwargs,
+        )
+        self._register(container, plan, process, canary)
+        return container
+
+    def _ensure_image(self, image: str):
+        try:
+            return self.client.images.get(image)
+        except docker.errors.ImageNotFound:
+            return self.client.images.pull(image)
+
+    @staticmethod
+    def _command(image, command: str) -> dict:
+        """Buildpack images run commands through their launcher (.profile.d, $PORT); other images
+        run a Procfile command through /bin/sh, or their own CMD when there is none."""
+        if not command:
+            return {}
+        if (image.labels or {}).get("paas.launcher"):
+            return {"command": [command]}
+        return {"entrypoint": ["/bin/sh", "-c"], "command": [command]}
+
+    def _register(self, container: Container, plan: AppPlan, process: ProcessPlan, canary: bool,
+                  passing: bool = False) -> None:
+        if not process.is_web:
+            return  # workers have no port: their health is "running for min_healthy_time"
+        port = int(_labels(container)[f"{LABEL}.port"])
+        hosts = app_hosts(plan.app, plan.domains, self.settings.platform_domain)
+        tags = canary_tags(plan.app, plan.release) if canary else live_tags(plan.app, plan.release, hosts)
+        if process.healthcheck:
+            check = {"HTTP": f"http://127.0.0.1:{port}{process.healthcheck}", "Interval": CHECK_INTERVAL,
+                     "Timeout": "2s"}
+        else:
+            check = {"TCP": f"127.0.0.1:{port}", "Interval": CHECK_INTERVAL, "Timeout": "2s"}
+        if passing:
+            check["Status"] = "passing"
+        self.agent.agent.service.register(
+            f"{plan.app}-{process.type}", service_id=container.name, address="127.0.0.1", port=port, tags=tags,
+            check=check, meta={"app": plan.app, "release": str(plan.release), "type": process.type,
+                               "canary": str(canary).lower()},
+        )
+
+    def _deregister(self, container: Container) -> None:
+        self.agent.agent.service.deregister(container.name)
+        self._passing_since.pop(container.name, None)
+
+    def _stop(self, containers: list[Container], timeout: float) -> None:
+        """SIGTERM, then SIGKILL after `timeout`; in parallel so a retirement takes one grace period."""
+        def stop(container: Container) -> None:
+            try:
+                container.stop(timeout=int(timeout))
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+
+        threads = [threading.Thread(target=stop, args=(c,)) for c in containers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _checks(self) -> dict[str, str]:
+        """service id -> check status, for every service of the local agent."""
+        return {c["ServiceID"]: c["Status"] for c in self.agent.agent.checks().values() if c.get("ServiceID")}
+
+    def _healthy(self, container: Container, process: ProcessPlan, policy: UpdatePolicy,
+                 checks: dict[str, str]) -> bool | None:
+        """True once healthy for min_healthy_time; False if it died; None while undecided."""
+        container.reload()
+        state = container.attrs["State"]
+        if state.get("Status") in ("exited", "dead") or container.attrs.get("RestartCount", 0) > 0:
+            return False
+        if state.get("Status") != "running":
+            return None
+        ok = checks.get(container.name) == "passing" if process.is_web else True
+        now = time.monotonic()
+        with self._lock:
+            if not ok:
+                self._passing_since.pop(container.name, None)
+                return None
+            since = self._passing_since.setdefault(container.name, now)
+        return now - since >= policy.min_healthy_time
+
+    # ------------------------------------------------------------------ the port
+    def deploy(self, plan: AppPlan) -> Deployment:
+        record = self._load(plan.app)
+        if record and record["deployment"]["status"] == RUNNING:
+            self.fail(plan.app, record["deployment"]["id"], "Superseded by a newer deployment")
+        deployment = Deployment(id=secrets.token_hex(6), app=plan.app, release=plan.release,
+                                created_at=now_iso(), description="Deployment is running: starting canaries")
+        for process in plan.processes:
+            if process.quantity > 0:
+                deployment.groups[process.type] = GroupState(desired_total=process.quantity,
+                                                             desired_canaries=process.quantity)
+        record = {"deployment": deployment.to_dict(), "plan": asdict(plan),
+                  "deadline": time.time() + plan.update.healthy_deadline, "retire": [], "retire_after": 0}
+        self._save(plan.app, record)
+        try:
+            for process in plan.processes:
+                for _ in range(process.quantity):
+                    self._start(plan, process, deployment.id, canary=True)
+        except docker.errors.DockerException as exc:
+            # e.g. the image cannot be pulled: this release cannot start, which is not worth retrying.
+            return self.fail(plan.app, deployment.id, f"Could not start v{plan.release}: {_first_line(exc)}")
+        if not deployment.groups:
+            return self._finish(plan.app, record, SUCCESSFUL, "Nothing to run: every process type is scaled to 0")
+        return self.deployment(plan.app)
+
+    def deployment(self, app: str) -> Deployment | None:
+        record = self._load(app)
+        if record is None:
+            return None
+        deployment = Deployment.from_dict(record["deployment"])
+        if deployment.finished:
+            return deployment
+        plan = plan_from_dict(record["plan"])
+        if deployment.promoted:
+            return self._retire(app, record)
+        checks = self._checks()
+        dead = []
+        for name, group in deployment.groups.items():
+            process = plan.process(name)
+            canaries = self.containers(app, deployment=deployment.id, type=name)
+            verdicts = [self._healthy(c, process, plan.update, checks) for c in canaries]
+            group.placed_canaries = len(canaries)
+            group.healthy = sum(v is True for v in verdicts)
+            group.unhealthy = sum(v is False for v in verdicts)
+            dead += [c.name for c, v in zip(canaries, verdicts, strict=True) if v is False]
+        record["deployment"] = deployment.to_dict()
+        if dead:
+            return self.fail(app, deployment.id, f"Canary {dead[0]} exited or crashed before becoming healthy")
+        if time.time() > record["deadline"]:
+            unhealthy = [n for n, g in deployment.groups.items() if g.healthy < g.desired_canaries]
+            return self.fail(app, deployment.id, f"Canaries of {', '.join(unhealthy)} were not healthy within "
+                             f"healthy_deadline ({plan.update.healthy_deadline:g}s)")
+        if all(g.healthy >= g.desired_canaries for g in deployment.groups.values()):
+            deployment.description = "Deployment is running but requires promotion"
+        record["deployment"] = deployment.to_dict()
+        self._save(app, record)
+        return deployment
+
+    def promote(self, app: str, deployment_id: str) -> Deployment:
+        record = self._current(app, deployment_id)
+        deployment = Deployment.from_dict(record["deployment"])
+        if any(g.healthy < g.desired_canaries for g in deployment.groups.values()):
+            raise ValidationError("Cannot promote: not every canary is healthy")
+        plan = plan_from_dict(record["plan"])
+        canaries = self.containers(app, deployment=deployment_id)
+        for container in canaries:
+            process = plan.process(_labels(container)[f"{LABEL}.type"])
+            self._register(container, plan, process, canary=False, passing=True)
+        old = [c for c in self.containers(app) if _labels(c).get(f"{LABEL}.deployment") != deployment_id]
+        for container in old:
+            self._deregister(container)
+        for group in deployment.groups.values():
+            group.promoted = True
+        deployment.description = "Promoted: draining the previous instances"
+        record.update(deployment=deployment.to_dict(), retire=[c.name for c in old],
+                      retire_after=time.time() + plan.update.drain_time)
+        self._save(app, record)
+        return self._retire(app, record)
+
+    def _retire(self, app: str, record: dict) -> Deployment:
+        if time.time() < record["retire_after"]:
+            return Deployment.from_dict(record["deployment"])
+        plan = plan_from_dict(record["plan"])
+        old = [c for c in self.containers(app) if c.name in set(record["retire"])]
+        self._stop(old, plan.update.stop_timeout)
+        return self._finish(app, record, SUCCESSFUL, f"Deployment completed: v{plan.release} is live")
+
+    def _finish(self, app: str, record: dict, status: str, description: str) -> Deployment:
+        deployment = Deployment.from_dict(record["deployment"])
+        deployment.status, deployment.description = status, description
+        record["deployment"] = deployment.to_dict()
+        self._save(app, record)
+        return deployment
+
+    def _current(self, app: str, deployment_id: str) -> dict:
+        record = self._load(app)
+        if record is None or record["deployment"]["id"] != deployment_id:
+            raise NotFound(f"Deployment {deployment_id} of {app} not found")
+        return record
+
+    def fail(self, app: str, deployment_id: str, reason: str) -> Deployment:
+        record = self._current(app, deployment_id)
+        canaries = self.containers(app, deployment=deployment_id)
+        for container in canaries:
+            self._deregister(container)
+        self._stop(canaries, 2)
+        return self._finish(app, record, FAILED, reason)
+
+    def reconcile(self, plan: AppPlan) -> None:
+        """Make the live release's instances match the plan; remove what belongs to nothing."""
+        record = self._load(plan.app)
+        active = record["deployment"]["id"] if record and record["deployment"]["status"] == RUNNING else None
+        live_deployment = record["deployment"]["id"] if record and not active else None
+        checks = self._checks()
+        containers = self.containers(plan.app)
+        orphans, extra = [], []
+        for process in plan.processes:
+            mine = [c for c in containers if _labels(c).get(f"{LABEL}.type") == process.type
+                    and _labels(c).get(f"{LABEL}.release") == str(plan.release)
+                    and _labels(c).get(f"{LABEL}.deployment") != active]
+            alive = []
+            for container in mine:
+                if container.status in ("exited", "dead", "created"):
+                    self._deregister(container)
+                    orphans.append(container)
+                else:
+                    alive.append(container)
+                    if process.is_web and container.name not in checks:
+                        self._register(container, plan, process, canary=False)  # e.g. Consul restarted
+            for _ in range(process.quantity - len(alive)):
+                self._start(plan, process, live_deployment or "reconcile", canary=False)
+            extra += alive[process.quantity:] if process.quantity < len(alive) else []
+        known_types = {p.type for p in plan.processes}
+        for container in containers:
+            labels = _labels(container)
+            belongs = labels.get(f"{LABEL}.deployment") == active or (
+                labels.get(f"{LABEL}.release") == str(plan.release) and labels.get(f"{LABEL}.type") in known_types)
+            retiring = record and container.name in set(record.get("retire", []))
+            if not belongs and not retiring:
+                orphans.append(container)
+        for container in extra:
+            self._deregister(container)
+        if extra:
+            time.sleep(plan.update.drain_time)  # let routers drop them before they stop
+        for container in orphans:
+            self._deregister(container)
+        self._stop(orphans + extra, plan.update.stop_timeout)
+
+    def scale(self, plan: AppPlan) -> None:
+        self.reconcile(plan)
+
+    def destroy(self, app: str) -> None:
+        containers = self.containers(app)
+        for container in containers:
+            self._deregister(container)
+        self._stop(containers, 5)
+        self.kv.txn([Op.delete(self._record_key(app))])
+
+    def instances(self, app: str) -> list[Instance]:
+        checks = self._checks()
+        record = self._load(app)
+        active = record["deployment"] if record else {}
+        result = []
+        for container in self.containers(app):
+            labels = _labels(container)
+            canary = labels.get(f"{LABEL}.deployment") == active.get("id") and active.get("status") == RUNNING \
+                and not Deployment.from_dict(active).promoted
+            port = labels.get(f"{LABEL}.port")
+            result.append(Instance(
+                id=container.name, app=app, release=int(labels.get(f"{LABEL}.release", 0)),
+                type=labels.get(f"{LABEL}.type", ""), state=container.status,
+                health=checks.get(container.name, "passing" if container.status == "running" and not port
+                                  else "unknown"),
+                address=f"127.0.0.1:{port}" if port else None, canary=canary,
+                started_at=container.attrs.get("State", {}).get("StartedAt"),
+            ))
+        return sorted(result, key=lambda i: (i.type, i.release, i.id))
+
+    def logs(self, app: str, process_type: str | None, tail: int, follow: bool) -> Iterator[str]:
+        selected = [c for c in self.containers(app)
+                    if process_type is None or _labels(c).get(f"{LABEL}.type") == process_type]
+        if not follow:
+            for container in selected:
+                prefix = _prefix(container)
+                for line in container.logs(tail=tail, timestamps=False).decode("utf-8", "replace").splitlines():
+                    yield f"{prefix} {line}"
+            return
+        lines: queue.Queue = queue.Queue()
+
+        def pump(container: Container) -> None:
+            prefix = _prefix(container)
+            pending = b""
+            for chunk in container.logs(stream=True, follow=True, tail=tail):
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                for line in complete:
+                    lines.put(f"{prefix} {line.decode('utf-8', 'replace')}")
+
+        for container in selected:
+            threading.Thread(target=pump, args=(container,), daemon=True).start()
+        while True:
+            yield lines.get()
+
+    def run(self, plan: AppPlan, command: str, sink: LogSink) -> int:
+        image = self._ensure_image(plan.image)
+        container = self.client.containers.create(
+            plan.image, name=f"paas-{plan.app}-run-{secrets.token_hex(3)}",
+            environment={**plan.env, "PORT": str(CONTAINER_PORT), "PAAS_APP": plan.app,
+                         "PAAS_RELEASE": f"v{plan.release}", "PAAS_PROCESS_TYPE": "run"},
+            labels={f"{LABEL}.app": plan.app, f"{LABEL}.role": "run", f"{LABEL}.release": str(plan.release)},
+            **self._command(image, command),
+        )
+        try:
+            container.start()
+            pending = b""
+            for chunk in container.logs(stream=True, follow=True):
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                for line in complete:
+                    sink(line.decode("utf-8", "replace"))
+            if pending:
+                sink(pending.decode("utf-8", "replace"))
+            return int(container.wait().get("StatusCode", 1))
+        finally:
+            container.remove(force=True)
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _prefix(container: Container) -> str:
+    labels = _labels(container)
+    return f"{labels.get(f'{LABEL}.type', '?')}.{container.name.rsplit('-', 1)[-1]}"
+
+
+def _docker_memory(memory: str | None) -> str | None:
+    return memory.lower().removesuffix("b") if memory else None
