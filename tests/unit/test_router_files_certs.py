@@ -1,0 +1,173 @@
+"""paas.router.certs (PEM validation) and paas.router.files (Traefik's file-provider config)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import stat
+import subprocess
+
+import pytest
+
+from paas.domain.errors import ValidationError
+from paas.router import certs, files
+
+pytestmark = pytest.mark.skipif(not shutil.which("openssl"), reason="needs the openssl command")
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return certs.make_self_signed(["www.example.test", "*.shop.example.test"], days=10)
+
+
+@pytest.fixture(scope="module")
+def other_pair():
+    return certs.make_self_signed(["other.example.test"], days=10)
+
+
+def test_valid_pair_names_dates_fingerprint(pair):
+    cert, key = pair
+    info = certs.validate(cert, key)
+    assert info.names == ("www.example.test", "*.shop.example.test")
+    assert info.common_name == "www.example.test"
+    assert info.self_signed and info.chain_length == 1
+    assert 9 * 86400 < info.expires_in() <= 10 * 86400
+    assert len(info.fingerprint.split(":")) == 32
+    assert info.covers("www.example.test") and info.covers("a.shop.example.test")
+    assert not info.covers("a.b.shop.example.test") and not info.covers("shop.example.test")
+    assert json.loads(json.dumps(info.to_dict()))["names"] == list(info.names)
+    assert certs.validate(cert.encode(), key.encode(), hosts=["x.test", "www.example.test"]) == info
+
+
+def test_chain_leaf_first(pair, other_pair):
+    cert, key = pair
+    info = certs.validate(cert + other_pair[0], key)
+    assert info.chain_length == 2 and info.names[0] == "www.example.test"
+
+
+def test_key_of_another_certificate(pair, other_pair):
+    with pytest.raises(ValidationError, match="does not match"):
+        certs.validate(pair[0], other_pair[1])
+
+
+def test_expired_and_not_yet_valid(pair):
+    cert, key = pair
+    info = certs.validate(cert, key)
+    with pytest.raises(ValidationError, match="expired"):
+        certs.validate(cert, key, now=info.not_after.timestamp() + 1)
+    with pytest.raises(ValidationError, match="not valid before"):
+        certs.validate(cert, key, now=info.not_before.timestamp() - 3600)
+
+
+def test_names_must_cover_one_app_host(pair):
+    with pytest.raises(ValidationError, match="covers none"):
+        certs.validate(*pair, hosts=["myapp.paas.test"])
+
+
+@pytest.mark.parametrize("cert,key,message", [
+    ("", "k", "empty"),
+    ("not pem", "-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n", "not a PEM certificate"),
+    ("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n", None, "not valid PEM"),
+    (None, "garbage", "exactly one"),
+    ("x" * (70 * 1024), "k", "larger than"),
+])
+def test_malformed_input(pair, cert, key, message):
+    with pytest.raises(ValidationError, match=message):
+        certs.validate(pair[0] if cert is None else cert, pair[1] if key is None else key)
+
+
+def test_two_keys_rejected(pair, other_pair):
+    with pytest.raises(ValidationError, match="exactly one"):
+        certs.validate(pair[0], pair[1] + other_pair[1])
+
+
+def test_encrypted_key_rejected_without_prompting(pair, tmp_path):
+    plain = tmp_path / "k.pem"
+    plain.write_text(pair[1])
+    encrypted = subprocess.run(
+        ["openssl", "pkey", "-in", str(plain), "-aes256", "-passout", "pass:secret"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    with pytest.raises(ValidationError, match="encrypted"):
+        certs.validate(pair[0], encrypted)
+
+
+def test_errors_and_logs_never_contain_the_key(pair, other_pair, caplog):
+    caplog.set_level(logging.DEBUG)
+    key_body = other_pair[1].splitlines()[1]
+    for bad_key in (other_pair[1], other_pair[1][:-40], other_pair[1].replace("A", "@")):
+        with pytest.raises(ValidationError) as err:
+            certs.validate(pair[0], bad_key)
+        assert key_body[:16] not in str(err.value) and "PRIVATE" not in str(err.value)
+    assert key_body[:16] not in caplog.text
+    assert "PRIVATE" not in repr(certs.validate(*pair))
+
+
+def test_no_key_left_on_disk(pair):
+    before = {p for p in os.listdir("/dev/shm") if p.startswith("paas-cert-")} if os.path.isdir("/dev/shm") else set()
+    certs.validate(*pair)
+    after = {p for p in os.listdir("/dev/shm") if p.startswith("paas-cert-")} if os.path.isdir("/dev/shm") else set()
+    assert after == before
+
+
+# ---------------------------------------------------------------- files
+
+def test_platform_route(tmp_path):
+    path = files.write_platform_route(tmp_path, "paas.test", ["http://127.0.0.1:8000/"])
+    assert path.name == "paas-controller.yml"
+    conf = json.loads(path.read_text())
+    routers = conf["http"]["routers"]
+    assert routers["paas-controller"] == {
+        "rule": "Host(`paas.paas.test`)", "entryPoints": ["web"], "service": "paas-controller",
+    }
+    assert routers["paas-controller-secure"]["tls"] == {}
+    assert routers["paas-controller-secure"]["entryPoints"] == ["websecure"]
+    assert conf["http"]["services"]["paas-controller"]["loadBalancer"]["servers"] == [{"url": "http://127.0.0.1:8000"}]
+    assert files.remove_platform_route(tmp_path) and not path.exists()
+    assert not files.remove_platform_route(tmp_path)
+    with pytest.raises(ValueError):
+        files.write_platform_route(tmp_path, "paas.test", ["127.0.0.1:8000"])
+
+
+def test_certificate_write_replace_remove(tmp_path, pair, other_pair):
+    router = tmp_path / "router"
+    files.write_certificate(router, "myapp", *pair)
+    assert stat.S_IMODE(router.stat().st_mode) == 0o700
+    crt, key = files.certificate_paths(router, "myapp")
+    assert crt.read_text() == pair[0].strip() + "\n" and key.read_text() == pair[1].strip() + "\n"
+    for p in (crt, key, router / "cert-myapp.yml"):
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
+    conf = json.loads((router / "cert-myapp.yml").read_text())
+    assert conf == {"tls": {"certificates": [{"certFile": str(crt), "keyFile": str(key)}]}}
+
+    files.write_certificate(router, "myapp", *other_pair)  # replace: new files, old ones gone
+    crt2, key2 = files.certificate_paths(router, "myapp")
+    assert crt2 != crt and not crt.exists() and not key.exists()
+    assert files.list_certificates(router) == ["myapp"]
+
+    files.write_certificate(router, "myapp-abc", *pair)  # a similar name is left alone
+    assert files.remove_certificate(router, "myapp")
+    assert not crt2.exists() and not key2.exists()
+    assert files.list_certificates(router) == ["myapp-abc"]
+    assert not files.remove_certificate(router, "myapp")
+    assert not [p for p in router.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_sync_certificates(tmp_path, pair, other_pair):
+    files.write_certificate(tmp_path, "gone", *pair)
+    files.sync_certificates(tmp_path, {"a": pair, "b": other_pair})
+    assert files.list_certificates(tmp_path) == ["a", "b"]
+    assert not list(tmp_path.glob("cert-gone*"))
+
+
+@pytest.mark.parametrize("name", ["../x", "A", "", "a/b", "-a", "a.yml"])
+def test_certificate_names_cannot_escape(tmp_path, pair, name):
+    with pytest.raises(ValueError):
+        files.write_certificate(tmp_path, name, *pair)
+
+
+def test_make_self_signed_rejects_bad_names():
+    with pytest.raises(ValueError):
+        certs.make_self_signed(["bad name"])
