@@ -207,7 +207,7 @@ class DockerScheduler:
                 self._passing_since.pop(container.name, None)
                 return None
             since = self._passing_since.setdefault(container.name, now)
-        return now - since >= policy.min_healthy_time
+        return True if now - since >= policy.min_healthy_time else None
 
     # ------------------------------------------------------------------ the port
     def deploy(self, plan: AppPlan) -> Deployment:
@@ -361,10 +361,18 @@ class DockerScheduler:
         self.reconcile(plan)
 
     def destroy(self, app: str) -> None:
-        containers = self.containers(app)
-        for container in containers:
-            self._deregister(container)
-        self._stop(containers, 5)
+        # Twice, a moment apart: a supervisor step that began before the app's keys were deleted
+        # may still start or register an instance; the second pass removes it.
+        for attempt in range(2):
+            containers = self.containers(app)
+            for container in containers:
+                self._deregister(container)
+            self._stop(containers, 5)
+            for service_id, service in self.agent.agent.services().items():
+                if (service.get("Meta") or {}).get("app") == app:
+                    self.agent.agent.service.deregister(service_id)
+            if attempt == 0:
+                time.sleep(0.5)
         self.kv.txn([Op.delete(self._record_key(app))])
 
     def instances(self, app: str) -> list[Instance]:

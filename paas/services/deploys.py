@@ -79,10 +79,8 @@ class DeployService:
         target = [head_version, formation.restart_token]
         live = [state.get("live_release"), state.get("live_token")]
         if head and head.image and not head.failed and target != live and target != state.get("failed_target"):
-            plan = build_plan(app, head, formation)
-            deployment = self.scheduler.deploy(plan)
-            state.update(deployment=deployment.to_dict(), target=target)
-            self._save(name, state, index)
+            state["target"] = target
+            self._record(name, self.scheduler.deploy(build_plan(app, head, formation)), state, index)
             return
         now = time.monotonic()
         if state.get("live_release") and now - self._last_reconcile.get(name, 0) >= RECONCILE_EVERY:
@@ -98,6 +96,10 @@ class DeployService:
             g.healthy >= g.desired_canaries for g in deployment.groups.values()
         ):
             deployment = self.scheduler.promote(name, deployment.id)
+        self._record(name, deployment, state, index)
+
+    def _record(self, name: str, deployment: Deployment, state: dict, index: int) -> None:
+        """Store the deployment's progress; when it ends, move the live release or mark it failed."""
         state["deployment"] = deployment.to_dict()
         if deployment.status == SUCCESSFUL:
             state["live_release"], state["live_token"] = state["target"]

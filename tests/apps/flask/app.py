@@ -20,7 +20,9 @@ def index():
 
 @app.get("/health")
 def health():
-    return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+    # HEALTH_STATUS lets tests release a version whose health check fails.
+    status = int(os.environ.get("HEALTH_STATUS", "200"))
+    return ("ok\n" if status < 400 else "unhealthy\n"), status, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 if __name__ == "__main__":
