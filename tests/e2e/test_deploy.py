@@ -170,3 +170,53 @@ def test_destroying_the_app_removes_its_containers(controller, make_user, flask_
     client.ok("DELETE")
     assert docker.from_env().containers.list(all=True, filters={"label": f"paas.app={name}"}) == []
     assert client.passing() == []
+
+
+def test_a_controller_killed_mid_rollout_is_finished_by_the_next_one(settings, flask_image, tmp_path, docker_client):
+    """Its own controller on its own KV prefix, so no other supervisor can take over."""
+    from dataclasses import replace
+
+    from paas.wiring import build_services
+
+    from .. import harness
+
+    own = replace(settings, kv_prefix=unique("paas-test-crash"))
+    services = build_services(own)
+    user, token = services.auth.register(unique("crash"), "correct-horse-battery")
+    env = {"CONSUL_HTTP_ADDR": own.consul_addr, "PAAS_KV_PREFIX": own.kv_prefix, "PAAS_DATA_DIR": str(tmp_path),
+           "PAAS_WORKERS": "1"}
+    first, url = harness.start_controller(env, tmp_path / "first.log")
+    name = unique("crash")
+    client = AppClient(url, token, name, own.consul_addr)
+    try:
+        requests.post(f"{url}/v1/apps", json={"name": name}, headers={"Authorization": f"Bearer {token}"},
+                      timeout=10)
+        client.ok("PATCH", "/formation", json={"update": {"min_healthy_time": 3, "healthy_deadline": 60}})
+        assert client.deploy_image(flask_image, WEB_AND_WORKER)["deployment"]["status"] == "successful"
+        client.ok("PATCH", "/config", params={"wait": "false"}, json={"values": {"GREETING": "Again"}})
+        wait_until(lambda: any(i["canary"] for i in client.ok("GET", "/ps")["instances"]), timeout=30,
+                   message="canaries of v3")
+        first.kill()  # SIGKILL: no chance to clean up
+        first.wait()
+        second, url = harness.start_controller(env, tmp_path / "second.log")
+        try:
+            client = AppClient(url, token, name, own.consul_addr)
+
+            def finished() -> dict | None:
+                deployment = client.ok("GET", "/ps")["deployment"]
+                return deployment if deployment and deployment["status"] != "running" else None
+
+            outcome = wait_until(finished, timeout=90, interval=0.5, message="the rollout to finish")
+            assert outcome["release"] == 3 and outcome["status"] in ("successful", "failed")
+            live = 3 if outcome["status"] == "successful" else 2
+            client.wait_passing(1, release=live, timeout=20)
+            labels = [c.labels for c in docker_client.containers.list(all=True, filters={"label": f"paas.app={name}"})]
+            assert {lab["paas.release"] for lab in labels} == {str(live)}
+            assert len(labels) == 1  # web=1, worker=0: nothing left over from the killed rollout
+        finally:
+            client.call("DELETE")
+            harness.stop(second)
+    finally:
+        if first.poll() is None:
+            harness.stop(first)
+        services.kv.txn([{"KV": {"Verb": "delete-tree", "Key": own.kv_prefix + "/"}}])
