@@ -26,6 +26,11 @@ class Command:
     name: str
     aliases: tuple[str, ...]
     summary: str
+    # Commands of one group are listed together in 'paas help' (default: the topic, before ':').
+    group: str = ""
+
+    def __post_init__(self) -> None:
+        self.group = self.group or self.name.split(":")[0]
 
 
 def positive_int(text: str) -> int:
@@ -53,6 +58,7 @@ class Registry:
         app: bool = False,
         json: bool = False,
         paged: bool = False,
+        group: str = "",
     ) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = self.subparsers.add_parser(
             name,
@@ -70,7 +76,7 @@ class Registry:
             parser.add_argument("--page", type=positive_int, default=None, help="page number (default 1)")
             parser.add_argument("--per-page", type=positive_int, default=None, help="items per page (max 100)")
         parser.set_defaults(handler=handler, command=name)
-        self.commands.append(Command(name, tuple(aliases), summary))
+        self.commands.append(Command(name, tuple(aliases), summary, group))
         return parser
 
     def names(self) -> set[str]:

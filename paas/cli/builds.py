@@ -9,7 +9,7 @@ from .base import Context, Registry, page_params
 from .client import api_path
 from .errors import CLIError
 from .output import Progress, fmt_time, print_info, print_json, print_page_footer, print_table
-from .releases_common import check_release, release_result
+from .releases_common import add_no_wait, settle, wait_params
 
 
 def register(reg: Registry) -> None:
@@ -27,6 +27,7 @@ def register(reg: Registry) -> None:
         metavar="'TYPE: COMMAND'",
         help="a process type and its command, e.g. 'web: python app.py' (repeatable)",
     )
+    add_no_wait(parser)
 
 
 def parse_procfile_entries(entries: Sequence[str]) -> dict[str, str]:
@@ -103,8 +104,7 @@ def cmd_create(ctx: Context, args: argparse.Namespace) -> None:
         body["procfile"] = procfile
     client = ctx.client()
     with Progress(f"Deploying {args.image} to {app}", quiet=args.json) as progress:
-        result = client.post(api_path("apps", app, "builds"), body)
-        progress.done(release_result(result.get("release")))
-    if args.json:
-        print_json(result)
-    check_release(app, result.get("release"))
+        result = client.post(api_path("apps", app, "builds"), body, wait_params(args))
+        if args.json:
+            print_json(result)
+        progress.done(settle(result.get("release"), result.get("deployment")))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from importlib import metadata
 from typing import Any
 from urllib.parse import quote
 
 import requests
+import urllib3
 
 from .errors import APIError, CLIError
 
@@ -40,31 +42,18 @@ class Client:
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.request("GET", path, params=params)
 
-    def post(self, path: str, body: Any = None) -> Any:
-        return self.request("POST", path, body=body)
+    def post(self, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        return self.request("POST", path, body=body, params=params)
 
-    def patch(self, path: str, body: Any = None) -> Any:
-        return self.request("PATCH", path, body=body)
+    def patch(self, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        return self.request("PATCH", path, body=body, params=params)
 
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
     def request(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None) -> Any:
         """The decoded JSON body, or None for an empty answer (204)."""
-        url = self.url + path
-        params = {k: v for k, v in (params or {}).items() if v is not None}
-        try:
-            response = self.session.request(
-                method, url, json=body, params=params or None, timeout=self.timeout, allow_redirects=False
-            )
-        except requests.Timeout:
-            raise CLIError(f"The controller at {self.url} did not answer in time") from None
-        except requests.ConnectionError as exc:
-            raise CLIError(f"Cannot connect to the controller at {self.url}: {_connection_reason(exc)}") from None
-        except requests.RequestException as exc:
-            raise CLIError(f"Request to the controller at {self.url} failed: {type(exc).__name__}") from None
-        if response.status_code >= 400:
-            raise error_from_response(response)
+        response = self._send(method, path, body=body, params=params)
         if response.status_code == 204 or not response.content:
             return None
         try:
@@ -74,6 +63,86 @@ class Client:
                 f"The controller at {self.url} answered {method} {path} with something that is not JSON "
                 "(is PAAS_URL right?)"
             ) from None
+
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        accept: str = "*/*",
+    ) -> requests.Response:
+        """An open response whose body is read as it arrives (logs, one-off runs).
+
+        There is no read timeout: a followed log or a long command may be quiet for a long time.
+        The caller closes the response (it is a context manager)."""
+        return self._send(method, path, body=body, params=params, stream=True, accept=accept)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        stream: bool = False,
+        accept: str | None = None,
+    ) -> requests.Response:
+        url = self.url + path
+        params = {k: v for k, v in (params or {}).items() if v is not None}
+        timeout = (self.timeout[0], None) if stream else self.timeout
+        try:
+            response = self.session.request(
+                method,
+                url,
+                json=body,
+                params=params or None,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=stream,
+                headers={"Accept": accept} if accept else None,
+            )
+        except requests.Timeout:
+            raise CLIError(f"The controller at {self.url} did not answer in time") from None
+        except requests.ConnectionError as exc:
+            raise CLIError(f"Cannot connect to the controller at {self.url}: {_connection_reason(exc)}") from None
+        except requests.RequestException as exc:
+            raise CLIError(f"Request to the controller at {self.url} failed: {type(exc).__name__}") from None
+        if response.status_code >= 400:
+            try:
+                raise error_from_response(response)
+            finally:
+                response.close()
+        return response
+
+
+def iter_lines(response: requests.Response, chunk_size: int = 65536) -> Iterator[str]:
+    """The lines of a streamed body (without their newline) as soon as each one is complete.
+
+    requests' iter_lines waits for a full chunk_size on a body that is not chunked; read1
+    returns whatever has arrived."""
+    raw = response.raw
+    read1 = getattr(raw, "read1", None)
+    chunks: Iterator[bytes]
+    if read1 is not None:
+        chunks = iter(lambda: read1(chunk_size, decode_content=True), b"")
+    else:  # urllib3 1.x
+        chunks = response.iter_content(chunk_size=1)
+    pending = b""
+    try:
+        for chunk in chunks:
+            if not chunk:
+                continue
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                yield line.rstrip(b"\r").decode("utf-8", "replace")
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        # urllib3's errors (e.g. a chunked body cut short) are not RequestExceptions when read raw.
+        raise CLIError(f"Lost the connection to the controller: {type(exc).__name__}") from None
+    if pending:
+        yield pending.rstrip(b"\r").decode("utf-8", "replace")
 
 
 def error_from_response(response: requests.Response) -> APIError:

@@ -12,20 +12,23 @@ from .client import api_path
 from .envfile import format_env, parse_assignments, parse_env, parse_keys
 from .errors import CLIError
 from .output import Progress, note, print_json
-from .releases_common import check_release, release_result
+from .releases_common import add_no_wait, settle, wait_params
 
 
 def register(reg: Registry) -> None:
     reg.add("config", cmd_show, "Show config vars as KEY=VALUE lines", app=True, json=True)
     parser = reg.add("config:set", cmd_set, "Set config vars (new release, restart)", app=True, json=True)
     parser.add_argument("pairs", nargs="+", metavar="KEY=VALUE")
+    add_no_wait(parser)
     parser = reg.add("config:unset", cmd_unset, "Unset config vars (new release, restart)", app=True, json=True)
     parser.add_argument("keys", nargs="+", metavar="KEY")
+    add_no_wait(parser)
     parser = reg.add("config:pull", cmd_pull, "Write config vars to a .env file", app=True)
     parser.add_argument("--file", default=".env", help="default: .env")
     parser.add_argument("--overwrite", action="store_true", help="replace the file (default: only add keys it lacks)")
     parser = reg.add("config:push", cmd_push, "Set config vars from a .env file", app=True, json=True)
     parser.add_argument("--file", default=".env", help="default: .env")
+    add_no_wait(parser)
 
 
 def _get_values(ctx: Context, app: str) -> dict[str, str]:
@@ -35,11 +38,10 @@ def _get_values(ctx: Context, app: str) -> dict[str, str]:
 def _change(ctx: Context, args: argparse.Namespace, app: str, values: dict[str, Any], message: str) -> None:
     client = ctx.client()
     with Progress(message, quiet=args.json) as progress:
-        result = client.patch(api_path("apps", app, "config"), {"values": values})
-        progress.done(release_result(result.get("release")))
-    if args.json:
-        print_json(result)
-    check_release(app, result.get("release"))
+        result = client.patch(api_path("apps", app, "config"), {"values": values}, wait_params(args))
+        if args.json:
+            print_json(result)
+        progress.done(settle(result.get("release"), result.get("deployment")))
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> None:

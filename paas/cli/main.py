@@ -8,13 +8,48 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import apps, auth, builds, config, domains, gitremote, keys, perms, ps, releases, users
+from . import (
+    apps,
+    auth,
+    builds,
+    config,
+    deployments,
+    domains,
+    gitremote,
+    healthchecks,
+    keys,
+    limits,
+    logs,
+    perms,
+    ps,
+    releases,
+    run,
+    users,
+)
 from .base import Context, Registry
 from .client import cli_version
 from .errors import APIError, CLIError, flatten_field_errors
 from .settings import settings_path
 
-TOPICS = (auth, keys, apps, gitremote, config, releases, builds, ps, domains, perms, users)
+# In the order 'paas help' lists them.
+TOPICS = (
+    auth,
+    keys,
+    apps,
+    gitremote,
+    config,
+    releases,
+    builds,
+    ps,
+    logs,
+    run,
+    deployments,
+    limits,
+    healthchecks,
+    domains,
+    perms,
+    users,
+)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, Registry]:
@@ -34,12 +69,11 @@ def help_text(registry: Registry) -> str:
     ]
     labels = {c.name: c.name + (f" ({', '.join(c.aliases)})" if c.aliases else "") for c in registry.commands}
     width = max(len(label) for label in labels.values())
-    topic = None
+    group = None
     for command in registry.commands:
-        current = command.name.split(":")[0]
-        if topic is not None and current != topic:
+        if group is not None and command.group != group:
             lines.append("")
-        topic = current
+        group = command.group
         lines.append(f"  {labels[command.name].ljust(width)}  {command.summary}")
     lines += [
         "",

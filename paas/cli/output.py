@@ -20,10 +20,16 @@ def note(message: str) -> None:
 
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    table = [[str(cell) for cell in headers]] + [["" if cell is None else str(cell) for cell in row] for row in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in table]
-    return "\n".join(lines)
+    return "\n".join(align([headers, *rows]))
+
+
+def align(rows: Sequence[Sequence[Any]]) -> list[str]:
+    """Rows of cells as lines with each column padded to its widest cell (None shows as '')."""
+    table = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    if not table:
+        return []
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in table]
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str) -> None:

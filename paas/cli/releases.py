@@ -8,8 +8,8 @@ import re
 from .base import Context, Registry, page_params
 from .client import api_path
 from .errors import CLIError
-from .output import fmt_time, fmt_version, print_info, print_json, print_page_footer, print_table
-from .releases_common import check_release
+from .output import Progress, fmt_time, fmt_version, print_info, print_json, print_page_footer, print_table
+from .releases_common import add_no_wait, settle, wait_params
 
 VERSION_RE = re.compile(r"^[vV]?([0-9]+)$")
 SUMMARY_VERSION_RE = re.compile(r"\bv([0-9]+)\b")
@@ -25,6 +25,7 @@ def register(reg: Registry) -> None:
         "releases:rollback", cmd_rollback, "Roll back to an earlier release (as a new release)", app=True, json=True
     )
     parser.add_argument("version", metavar="VERSION", nargs="?", help="e.g. v2 (default: the previous release)")
+    add_no_wait(parser)
 
 
 def parse_version(text: str) -> int:
@@ -83,15 +84,16 @@ def cmd_info(ctx: Context, args: argparse.Namespace) -> None:
 def cmd_rollback(ctx: Context, args: argparse.Namespace) -> None:
     target = parse_version(args.version) if args.version else None
     app = ctx.app(args)
+    client = ctx.client()
     body = {"version": target} if target is not None else {}
-    release = ctx.client().post(api_path("apps", app, "releases", "rollback"), body)
-    if args.json:
-        print_json(release)
-    else:
+    to = f" to {fmt_version(target)}" if target is not None else ""
+    with Progress(f"Rolling back {app}{to}", quiet=args.json) as progress:
+        release = client.post(api_path("apps", app, "releases", "rollback"), body, wait_params(args))
+        if args.json:
+            print_json(release)
+        result = settle(release, release.get("deployment"))
         if target is None:
-            # The controller picks the target; its summary names it (e.g. "alice rolled back to v2").
+            # The controller picked the target; its summary names it (e.g. "alice rolled back to v2").
             match = SUMMARY_VERSION_RE.search(release.get("summary") or "")
-            target = int(match.group(1)) if match else None
-        to = f" to {fmt_version(target)}" if target else ""
-        print(f"Rolled back {app}{to} as {fmt_version(release.get('version'))}")
-    check_release(app, release)
+            result += f" (back to v{match.group(1)})" if match else ""
+        progress.done(result)

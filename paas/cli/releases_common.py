@@ -1,11 +1,30 @@
-"""Reporting the release a mutation created."""
+"""Reporting what a mutation deployed: the release it created and the deployment the controller
+waited for (config:set, releases:rollback, builds:create, ps:restart, limits, health checks)."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from .errors import CLIError
 from .output import fmt_version
+
+FAILED = "failed"
+RUNNING = "running"
+CANCELLED = "cancelled"
+
+
+def add_no_wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="return once the change is recorded, without waiting for the deploy",
+    )
+
+
+def wait_params(args: argparse.Namespace) -> dict[str, str] | None:
+    """?wait=false with --no-wait; nothing otherwise (the controller waits by default)."""
+    return {"wait": "false"} if getattr(args, "no_wait", False) else None
 
 
 def release_result(release: dict[str, Any] | None) -> str:
@@ -15,11 +34,50 @@ def release_result(release: dict[str, Any] | None) -> str:
     return fmt_version(release.get("version"))
 
 
-def check_release(app: str, release: dict[str, Any] | None) -> None:
-    """A release whose deploy failed is an error for the user, even though the request succeeded."""
+def _reason(text: Any) -> str:
+    return str(text) if text else "unknown reason"
+
+
+def deploy_failure(release: dict[str, Any] | None, deployment: dict[str, Any] | None) -> str | None:
+    """The error for a release that did not go live, or None.
+
+    The deployment decides when it is the release's own; a deployment of a newer release
+    (the controller stops waiting when the release is superseded) says nothing about it."""
+    version = release.get("version") if release else None
+    if deployment and deployment.get("status") == FAILED and (version is None or deployment.get("release") == version):
+        return f"{fmt_version(deployment.get('release'))} failed to deploy: {_reason(deployment.get('description'))}"
     if release and release.get("failed"):
-        reason = release.get("failure_reason") or "unknown reason"
-        raise CLIError(
-            f"Release {fmt_version(release.get('version'))} of {app} failed to deploy: {reason} "
-            "(the previous release keeps serving)"
-        )
+        return f"{fmt_version(version)} failed to deploy: {_reason(release.get('failure_reason'))}"
+    return None
+
+
+def deployment_remark(release: dict[str, Any] | None, deployment: dict[str, Any] | None) -> str:
+    """A parenthesised remark for a successful progress line when the deploy did not simply finish."""
+    if not deployment:
+        return ""
+    version = release.get("version") if release else None
+    other = deployment.get("release")
+    if version is not None and isinstance(other, int) and other != version:
+        return f" (superseded by {fmt_version(other)})"
+    status = deployment.get("status")
+    if status == RUNNING:
+        return " (still deploying: see 'paas ps')"
+    if status == CANCELLED:
+        return f" (deployment cancelled: {_reason(deployment.get('description'))})"
+    return ""
+
+
+def settle(release: dict[str, Any] | None, deployment: dict[str, Any] | None) -> str:
+    """The progress result for a release the controller deployed ('v3'), or raise its failure."""
+    failure = deploy_failure(release, deployment)
+    if failure:
+        raise CLIError(failure)
+    return release_result(release) + deployment_remark(release, deployment)
+
+
+def settle_deployment(deployment: dict[str, Any] | None) -> str:
+    """The same for a roll of the live release (restart, limits, health checks): '' or a remark."""
+    failure = deploy_failure(None, deployment)
+    if failure:
+        raise CLIError(failure)
+    return deployment_remark(None, deployment).strip(" ()")

@@ -68,6 +68,7 @@ class Recorded:
 @dataclass
 class FakeController:
     url: str = ""
+    # (method, path) -> (status, body); a callable body gets the request handler and answers itself.
     routes: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
 
@@ -98,6 +99,10 @@ def _handler(controller: FakeController) -> type[BaseHTTPRequestHandler]:
             status, body = controller.routes.get(
                 (self.command, parts.path), (404, {"code": 404, "status": "Not Found", "message": "No such route"})
             )
+            if callable(body):
+                # A route that writes its own answer (streams, answers that change between calls).
+                body(self)
+                return
             if isinstance(body, str):
                 payload, kind = body.encode(), "text/html"
             else:
@@ -449,8 +454,9 @@ def test_config_set_and_unset(server: FakeController, env: Path, capsys: pytest.
 
     server.route("PATCH", "/v1/apps/myapp/config", 200, {"values": {}, "release": release(4, failed=True)})
     assert main(["config:set", "A=2"]) == 1
-    err = capsys.readouterr().err
-    assert "v4 of myapp failed to deploy: canaries never became healthy" in err
+    captured = capsys.readouterr()
+    assert captured.out == "Setting config vars and restarting myapp... failed\n"
+    assert captured.err == "Error: v4 failed to deploy: canaries never became healthy\n"
 
 
 def test_config_show_pull_push(server: FakeController, env: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -510,10 +516,10 @@ def test_apps_create_adds_remote_and_destroy_removes_it(
 def test_rollback_and_release_info(server: FakeController, capsys: pytest.CaptureFixture[str]) -> None:
     server.route("POST", "/v1/apps/myapp/releases/rollback", 201, release(4, "alice rolled back to v2"))
     assert main(["releases:rollback", "v2", "-a", "myapp"]) == 0
-    assert capsys.readouterr().out == "Rolled back myapp to v2 as v4\n"
+    assert capsys.readouterr().out == "Rolling back myapp to v2... done, v4\n"
     assert server.last("POST", "/v1/apps/myapp/releases/rollback").body == {"version": 2}
     assert main(["releases:rollback", "-a", "myapp"]) == 0
-    assert capsys.readouterr().out == "Rolled back myapp to v2 as v4\n"
+    assert capsys.readouterr().out == "Rolling back myapp... done, v4 (back to v2)\n"
     assert server.last("POST", "/v1/apps/myapp/releases/rollback").body == {}
 
     server.route("GET", "/v1/apps/myapp/releases/3", 200, release(3))
@@ -525,8 +531,10 @@ def test_rollback_and_release_info(server: FakeController, capsys: pytest.Captur
 def test_scale_and_builds_create(server: FakeController, capsys: pytest.CaptureFixture[str]) -> None:
     formation = {"processes": [{"type": "web", "quantity": 3, "memory": None, "cpu": None}]}
     server.route("PATCH", "/v1/apps/myapp/formation", 200, formation)
+    web = {"type": "web", "release": 2, "state": "running", "health": "passing", "canary": False}
+    server.route("GET", "/v1/apps/myapp/ps", 200, {"instances": [{**web, "id": f"w{i}"} for i in range(3)]})
     assert main(["ps:scale", "web=3", "-a", "myapp"]) == 0
-    assert capsys.readouterr().out == "Scaling processes of myapp... done, now web=3\n"
+    assert capsys.readouterr().out == "Scaling myapp processes... done, now web=3\n"
     assert server.last("PATCH", "/v1/apps/myapp/formation").body == {"quantities": {"web": 3}}
 
     server.route("POST", "/v1/apps/myapp/builds", 201, {"build": {"id": "b1"}, "release": release(6)})

@@ -1,0 +1,83 @@
+"""deployments:* — the rollouts of releases (and restarts), newest first."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .base import Context, Registry, page_params
+from .client import api_path
+from .output import align, fmt_time, fmt_version, print_info, print_json, print_page_footer, print_table
+
+
+def register(reg: Registry) -> None:
+    reg.add(
+        "deployments",
+        cmd_list,
+        "List deployments, newest first",
+        aliases=("deployments:list",),
+        app=True,
+        json=True,
+        paged=True,
+    )
+    parser = reg.add("deployments:info", cmd_info, "Show a deployment and its process groups", app=True, json=True)
+    parser.add_argument("id", metavar="ID")
+
+
+def _yes_no(value: Any) -> str:
+    return "yes" if value else "no"
+
+
+def cmd_list(ctx: Context, args: argparse.Namespace) -> None:
+    page = ctx.client().get(api_path("apps", ctx.app(args), "deployments"), page_params(args))
+    if args.json:
+        print_json(page)
+        return
+    rows = [
+        (
+            d.get("id"),
+            fmt_version(d.get("release")),
+            d.get("status"),
+            fmt_time(d.get("created_at")),
+            d.get("description"),
+        )
+        for d in page["results"]
+    ]
+    print_table(("ID", "RELEASE", "STATUS", "CREATED", "DESCRIPTION"), rows, "No deployments yet")
+    print_page_footer(page)
+
+
+def cmd_info(ctx: Context, args: argparse.Namespace) -> None:
+    app = ctx.app(args)
+    deployment = ctx.client().get(api_path("apps", app, "deployments", args.id))
+    if args.json:
+        print_json(deployment)
+        return
+    print_info(
+        f"{app} deployment {deployment.get('id')}",
+        [
+            ("Release", fmt_version(deployment.get("release"))),
+            ("Status", deployment.get("status")),
+            ("Description", deployment.get("description")),
+            ("Promoted", _yes_no(deployment.get("promoted"))),
+            ("Created", fmt_time(deployment.get("created_at"))),
+            ("Updated", fmt_time(deployment.get("updated_at"))),
+        ],
+    )
+    groups = deployment.get("groups") or {}
+    if groups:
+        print("--- Process groups")
+        headers = ("TYPE", "DESIRED", "CANARIES", "PLACED", "HEALTHY", "UNHEALTHY", "PROMOTED")
+        rows = [
+            (
+                name,
+                g.get("desired_total", 0),
+                g.get("desired_canaries", 0),
+                g.get("placed_canaries", 0),
+                g.get("healthy", 0),
+                g.get("unhealthy", 0),
+                _yes_no(g.get("promoted")),
+            )
+            for name, g in sorted(groups.items(), key=lambda item: (item[0] != "web", item[0]))
+        ]
+        print("\n".join(align([headers, *rows])))
