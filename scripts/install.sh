@@ -50,6 +50,10 @@ declare_packages() {
   need mmdebstrap mmdebstrap
   # The router's TLS tests and dev certificates (paas/router/certs.py make_self_signed).
   need openssl openssl
+  # HAProxy 2.6: tests/integration/test_router_templates.py runs consul-templates/haproxy.cfg.ctmpl
+  # in it (on free loopback ports). Debian's default haproxy.cfg listens nowhere, so the
+  # service the package enables on systemd hosts is harmless.
+  need haproxy haproxy
   # Later: need openssh-server /usr/sbin/sshd
 }
 

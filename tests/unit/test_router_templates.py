@@ -179,3 +179,70 @@ def test_consul_template_config_renders_both_templates():
         assert re.search(r'^\s*destination\s*=\s*"/', block, re.M)
     haproxy = next(b for b in blocks if "haproxy.cfg.ctmpl" in b)
     assert "haproxy -c" in haproxy and "USR2" in haproxy  # checked, then a hitless reload
+
+
+# ---------------------------------------------------------------- rendered (paas.router.ctmpl)
+
+class FakeConsul:
+    """KV records as the store writes them; instances tagged as the scheduler tags them."""
+
+    def __init__(self, writes: dict[str, object], instances: dict[str, list[dict]]):
+        self.writes, self.instances = writes, instances
+
+    def ls(self, prefix: str) -> list[dict]:
+        prefix = prefix.rstrip("/") + "/"
+        return [{"Key": k[len(prefix):], "Value": json.dumps(v)} for k, v in sorted(self.writes.items())
+                if k.startswith(prefix) and "/" not in k[len(prefix):]]
+
+    def service(self, name: str, tag: str | None) -> list[dict]:
+        return [i for i in self.instances.get(name, []) if tag is None or tag in i["Tags"]]
+
+
+def instance(n: int, tag_list: list[str]) -> dict:
+    return {"ID": f"myapp-web-{n}", "Address": "127.0.0.1", "Port": 31000 + n, "Tags": tag_list}
+
+
+def render(name: str, platform_writes, instances, **env) -> str:
+    from paas.router.ctmpl import Renderer
+
+    text = (TEMPLATE_DIR / name).read_text()
+    return Renderer(FakeConsul(platform_writes, instances), env=env).render(text)
+
+
+HOSTS = tags.app_hosts("myapp", ["www.example.test"], Settings.platform_domain)
+
+
+def test_rendered_traefik_config_matches_the_tags(platform_writes):
+    import yaml
+
+    live = instance(1, tags.live_tags("myapp", 2, HOSTS))
+    canary = instance(2, tags.canary_tags("myapp", 3))
+    conf = yaml.safe_load(render("traefik-dynamic.yml.ctmpl", platform_writes, {"myapp-web": [live, canary]}))
+    http = conf["http"]
+    assert http["routers"]["myapp"]["rule"] == tags.host_rule(HOSTS)  # the same rule as the tags
+    assert http["routers"]["myapp"]["middlewares"] == ["myapp-retry"]
+    assert http["routers"]["myapp-secure"]["tls"] == {}
+    assert http["services"]["myapp"]["loadBalancer"]["servers"] == [{"url": "http://127.0.0.1:31001"}]
+
+    forced = instance(1, tags.live_tags("myapp", 2, HOSTS, force_tls=True, https_port=8443))
+    conf = yaml.safe_load(render("traefik-dynamic.yml.ctmpl", platform_writes, {"myapp-web": [forced]},
+                                 PAAS_HTTPS_PORT="8443"))
+    assert conf["http"]["routers"]["myapp"]["middlewares"] == ["myapp-https"]
+    assert conf["http"]["middlewares"]["myapp-https"]["redirectScheme"]["port"] == "8443"
+
+    conf = yaml.safe_load(render("traefik-dynamic.yml.ctmpl", platform_writes, {}))
+    assert conf["http"]["services"]["myapp"]["loadBalancer"]["servers"] == []
+
+
+def test_rendered_haproxy_config(platform_writes):
+    live = instance(1, tags.live_tags("myapp", 2, HOSTS, force_tls=True))
+    canary = instance(2, tags.canary_tags("myapp", 3))
+    cfg = render("haproxy.cfg.ctmpl", platform_writes, {"myapp-web": [live, canary]},
+                 PAAS_HAPROXY_CERTS="/etc/haproxy/certs")
+    assert "acl host_myapp hdr(host),field(1,:),lower -m str " + " ".join(HOSTS) in cfg
+    assert "http-request redirect scheme https code 301 if host_myapp" in cfg
+    assert "    server myapp-web-1 127.0.0.1:31001" in cfg
+    assert "myapp-web-2" not in cfg and "31002" not in cfg  # the canary
+    assert cfg.count("use_backend app_myapp if host_myapp") == 2  # http and https frontends
+    plain = render("haproxy.cfg.ctmpl", platform_writes, {"myapp-web": [live]})
+    assert "frontend https" not in plain and "redirect" not in plain  # no certificates: no HTTPS
