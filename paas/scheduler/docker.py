@@ -61,7 +61,7 @@ def plan_from_dict(data: dict) -> AppPlan:
 
 def _translating_errors(cls):
     """Docker and Consul-agent failures leave the adapter as SchedulerUnavailable."""
-    for name in ("deploy", "deployment", "promote", "fail", "reconcile", "scale", "destroy", "instances", "run"):
+    for name in ("deploy", "deployment", "promote", "fail", "reconcile", "scale", "destroy", "apps", "instances", "run"):
         method = getattr(cls, name)
 
         def wrapper(self, *args, __method=method, **kwargs):
@@ -374,6 +374,10 @@ class DockerScheduler:
             if attempt == 0:
                 time.sleep(0.5)
         self.kv.txn([Op.delete(self._record_key(app))])
+
+    def apps(self) -> set[str]:
+        found = self.client.containers.list(all=True, filters={"label": [f"{LABEL}.role=instance"]})
+        return {_labels(c).get(f"{LABEL}.app", "") for c in found} - {""}
 
     def instances(self, app: str) -> list[Instance]:
         checks = self._checks()

@@ -186,6 +186,9 @@ class DeployService:
 
         return retry_on_conflict(attempt)
 
+    def orphaned_apps(self, known: set[str]) -> set[str]:
+        return self.scheduler.apps() - known
+
     def destroy(self, name: str) -> None:
         self.scheduler.destroy(name)
         self.states.remove(name)

@@ -15,6 +15,7 @@ from .deploys import DeployService
 
 log = logging.getLogger(__name__)
 TICK = 0.2
+SWEEP_EVERY = 5.0
 
 
 class Supervisor:
@@ -25,6 +26,7 @@ class Supervisor:
         self.tick = tick
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_sweep = 0.0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="paas-supervisor", daemon=True)
@@ -59,3 +61,17 @@ class Supervisor:
             except PaasError as exc:
                 # One app's trouble (a store hiccup, a lost CAS) must not stop the others.
                 log.warning("supervisor: %s: %s", name, exc)
+        if time.monotonic() - self._last_sweep >= SWEEP_EVERY:
+            self._last_sweep = time.monotonic()
+            self._sweep(set(names))
+
+    def _sweep(self, known: set[str]) -> None:
+        """Stop what still runs for apps that no longer exist (e.g. a step raced a destroy)."""
+        try:
+            for name in self.deploys.orphaned_apps(known):
+                if self.locks.try_acquire(name):
+                    log.info("supervisor: removing instances of destroyed app %s", name)
+                    self.deploys.destroy(name)
+                    self.locks.release(name)
+        except PaasError as exc:
+            log.warning("supervisor: sweep: %s", exc)
