@@ -107,8 +107,15 @@ class DockerScheduler:
         self.kv.txn([Op.set(self._record_key(app), record)])
 
     # ------------------------------------------------------------------ containers
+    @property
+    def platform(self) -> str:
+        """Containers carry the KV prefix: platforms sharing one Docker engine never touch each
+        other's containers (tests run several side by side)."""
+        return self.kv.prefix
+
     def containers(self, app: str, **labels: str) -> list[Container]:
-        filters = [f"{LABEL}.app={app}", f"{LABEL}.role=instance"] + [f"{LABEL}.{k}={v}" for k, v in labels.items()]
+        filters = [f"{LABEL}.app={app}", f"{LABEL}.role=instance", f"{LABEL}.platform={self.platform}"]
+        filters += [f"{LABEL}.{k}={v}" for k, v in labels.items()]
         return self.client.containers.list(all=True, filters={"label": filters})
 
     def _start(self, plan: AppPlan, process: ProcessPlan, deployment_id: str, canary: bool) -> Container:
@@ -116,7 +123,8 @@ class DockerScheduler:
         env = {**plan.env, "PORT": str(CONTAINER_PORT), "PAAS_APP": plan.app,
                "PAAS_RELEASE": f"v{plan.release}", "PAAS_PROCESS_TYPE": process.type}
         host_port = _free_port() if process.is_web else None
-        labels = {f"{LABEL}.app": plan.app, f"{LABEL}.role": "instance", f"{LABEL}.release": str(plan.release),
+        labels = {f"{LABEL}.app": plan.app, f"{LABEL}.role": "instance", f"{LABEL}.platform": self.platform,
+                  f"{LABEL}.release": str(plan.release),
                   f"{LABEL}.type": process.type, f"{LABEL}.deployment": deployment_id,
                   f"{LABEL}.port": str(host_port or ""), f"{LABEL}.restart-token": plan.restart_token or ""}
         image = self._ensure_image(plan.image)
@@ -165,7 +173,7 @@ class DockerScheduler:
         self.agent.agent.service.register(
             f"{plan.app}-{process.type}", service_id=container.name, address="127.0.0.1", port=port, tags=tags,
             check=check, meta={"app": plan.app, "release": str(plan.release), "type": process.type,
-                               "canary": str(canary).lower()},
+                               "canary": str(canary).lower(), "platform": self.platform},
         )
 
     def _deregister(self, container: Container) -> None:
@@ -369,14 +377,16 @@ class DockerScheduler:
                 self._deregister(container)
             self._stop(containers, 5)
             for service_id, service in self.agent.agent.services().items():
-                if (service.get("Meta") or {}).get("app") == app:
+                meta = service.get("Meta") or {}
+                if meta.get("app") == app and meta.get("platform") == self.platform:
                     self.agent.agent.service.deregister(service_id)
             if attempt == 0:
                 time.sleep(0.5)
         self.kv.txn([Op.delete(self._record_key(app))])
 
     def apps(self) -> set[str]:
-        found = self.client.containers.list(all=True, filters={"label": [f"{LABEL}.role=instance"]})
+        found = self.client.containers.list(
+            all=True, filters={"label": [f"{LABEL}.role=instance", f"{LABEL}.platform={self.platform}"]})
         return {_labels(c).get(f"{LABEL}.app", "") for c in found} - {""}
 
     def instances(self, app: str) -> list[Instance]:
@@ -430,7 +440,8 @@ class DockerScheduler:
             plan.image, name=f"paas-{plan.app}-run-{secrets.token_hex(3)}",
             environment={**plan.env, "PORT": str(CONTAINER_PORT), "PAAS_APP": plan.app,
                          "PAAS_RELEASE": f"v{plan.release}", "PAAS_PROCESS_TYPE": "run"},
-            labels={f"{LABEL}.app": plan.app, f"{LABEL}.role": "run", f"{LABEL}.release": str(plan.release)},
+            labels={f"{LABEL}.app": plan.app, f"{LABEL}.role": "run", f"{LABEL}.platform": self.platform,
+                    f"{LABEL}.release": str(plan.release)},
             **self._command(image, command),
         )
         try:
