@@ -74,6 +74,10 @@ class Settings:
     git_user: str = "git"
     # The forced command sshd runs for every key (a root-owned wrapper, see scripts/gateway.sh).
     git_shell: Path = Path("/usr/local/lib/paas/git-shell")
+    # The router (Traefik): where apps are served, and its file-provider directory.
+    http_port: int = 8080
+    https_port: int = 8443
+    router_dir: Path = REPO_DIR / ".run" / "router"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -105,6 +109,9 @@ class Settings:
             git_dir=Path(_env("PAAS_GIT_DIR", str(cls.git_dir))),
             git_user=_env("PAAS_GIT_USER", cls.git_user),
             git_shell=Path(_env("PAAS_GIT_SHELL", str(cls.git_shell))),
+            http_port=int(_env("PAAS_HTTP_PORT", str(cls.http_port))),
+            https_port=int(_env("PAAS_HTTPS_PORT", str(cls.https_port))),
+            router_dir=Path(_env("PAAS_ROUTER_DIR", str(cls.router_dir))),
         )
 
     def git_url(self, app: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import replace
 from gunicorn.app.base import BaseApplication
 
 from paas.config import Settings
+from paas.router.files import write_platform_route
 
 
 class ControllerServer(BaseApplication):
@@ -45,7 +46,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=settings.workers, help="worker processes")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ControllerServer(replace(settings, bind=args.bind, workers=args.workers)).run()
+    settings = replace(settings, bind=args.bind, workers=args.workers)
+    publish_controller_route(settings)
+    ControllerServer(settings).run()
+
+
+def publish_controller_route(settings: Settings) -> None:
+    """Route paas.<PAAS_DOMAIN> to this controller through Traefik's file provider."""
+    host, _, port = settings.bind.rpartition(":")
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    try:
+        write_platform_route(settings.router_dir, settings.platform_domain, [f"http://{host}:{port}"])
+    except OSError as exc:
+        logging.getLogger(__name__).warning("could not publish the controller's route: %s", exc)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from paas.domain.scheduler import (
     ProcessPlan,
     UpdatePolicy,
 )
-from paas.router.tags import app_hosts, canary_tags, live_tags
+from paas.router.tags import app_hosts, canary_tags, live_tags, service_name
 from paas.store.kv import ConsulKV, Op
 
 LABEL = "paas"
@@ -156,22 +156,30 @@ class DockerScheduler:
             return {"command": [command]}
         return {"entrypoint": ["/bin/sh", "-c"], "command": [command]}
 
+    def _tags(self, plan: AppPlan, canary: bool) -> list[str]:
+        if canary:
+            return canary_tags(plan.app, plan.release)
+        hosts = app_hosts(plan.app, plan.domains, self.settings.platform_domain)
+        return live_tags(plan.app, plan.release, hosts, https_port=self.settings.https_port)
+
     def _register(self, container: Container, plan: AppPlan, process: ProcessPlan, canary: bool,
                   passing: bool = False) -> None:
         if not process.is_web:
             return  # workers have no port: their health is "running for min_healthy_time"
-        port = int(_labels(container)[f"{LABEL}.port"])
-        hosts = app_hosts(plan.app, plan.domains, self.settings.platform_domain)
-        tags = canary_tags(plan.app, plan.release) if canary else live_tags(plan.app, plan.release, hosts)
+        # Routers and checks reach the container on its bridge address, not through the published
+        # loopback port: docker-proxy accepts connections before the app listens, which would make
+        # a TCP check pass early and route requests into a refused connection (HTTP 502).
+        address, port = _bridge_ip(container), CONTAINER_PORT
+        tags = self._tags(plan, canary)
         if process.healthcheck:
-            check = {"HTTP": f"http://127.0.0.1:{port}{process.healthcheck}", "Interval": CHECK_INTERVAL,
+            check = {"HTTP": f"http://{address}:{port}{process.healthcheck}", "Interval": CHECK_INTERVAL,
                      "Timeout": "2s"}
         else:
-            check = {"TCP": f"127.0.0.1:{port}", "Interval": CHECK_INTERVAL, "Timeout": "2s"}
+            check = {"TCP": f"{address}:{port}", "Interval": CHECK_INTERVAL, "Timeout": "2s"}
         if passing:
             check["Status"] = "passing"
         self.agent.agent.service.register(
-            f"{plan.app}-{process.type}", service_id=container.name, address="127.0.0.1", port=port, tags=tags,
+            service_name(plan.app, process.type), service_id=container.name, address=address, port=port, tags=tags,
             check=check, meta={"app": plan.app, "release": str(plan.release), "type": process.type,
                                "canary": str(canary).lower(), "platform": self.platform},
         )
@@ -331,6 +339,9 @@ class DockerScheduler:
         active = record["deployment"]["id"] if record and record["deployment"]["status"] == RUNNING else None
         live_deployment = record["deployment"]["id"] if record and not active else None
         checks = self._checks()
+        registered = {sid: (sorted(svc.get("Tags") or []), svc.get("Address"))
+                      for sid, svc in self.agent.agent.services().items()}
+        live = self._tags(plan, canary=False)
         containers = self.containers(plan.app)
         orphans, extra = [], []
         for process in plan.processes:
@@ -346,6 +357,11 @@ class DockerScheduler:
                     alive.append(container)
                     if process.is_web and container.name not in checks:
                         self._register(container, plan, process, canary=False)  # e.g. Consul restarted
+                    elif process.is_web and registered.get(container.name) != (sorted(live), _bridge_ip(container)):
+                        # Routing changed (domains:add/remove) or a restart moved the container:
+                        # re-register in place; the check keeps its status.
+                        self._register(container, plan, process, canary=False,
+                                       passing=checks.get(container.name) == "passing")
             for _ in range(process.quantity - len(alive)):
                 self._start(plan, process, live_deployment or "reconcile", canary=False)
             extra += alive[process.quantity:] if process.quantity < len(alive) else []
@@ -457,6 +473,12 @@ class DockerScheduler:
             return int(container.wait().get("StatusCode", 1))
         finally:
             container.remove(force=True)
+
+
+def _bridge_ip(container: Container) -> str:
+    container.reload()
+    networks = container.attrs.get("NetworkSettings", {}).get("Networks", {})
+    return next((n["IPAddress"] for n in networks.values() if n.get("IPAddress")), "127.0.0.1")
 
 
 def _first_line(exc: Exception) -> str:

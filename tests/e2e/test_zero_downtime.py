@@ -1,0 +1,108 @@
+"""Traffic through the real Traefik never sees a deploy: a steady stream of requests while the app
+goes through config changes, rollbacks, scaling and a rolling restart; and domains route."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+import requests
+
+from ..conftest import unique, wait_until
+from .deploy_support import AppClient
+from .test_deploy import WEB_AND_WORKER, flask_image  # noqa: F401 (fixture)
+
+HTTP_PORT = int(os.environ.get("PAAS_HTTP_PORT", "8080"))
+ROUTER = f"http://127.0.0.1:{HTTP_PORT}"
+
+
+def through_router(host: str, timeout: float = 5) -> requests.Response:
+    return requests.get(f"{ROUTER}/", headers={"Host": host}, timeout=timeout)
+
+
+@pytest.fixture
+def routed(controller, make_user, flask_image, settings):  # noqa: F811
+    user = make_user("zdt")
+    name = unique("zdt")
+    client = AppClient(controller.url, user.token, name, settings.consul_addr)
+    requests.post(f"{controller.url}/v1/apps", json={"name": name}, headers=user.headers, timeout=10)
+    client.ok("PATCH", "/formation", json={"update": {"healthy_deadline": 30}})
+    assert client.deploy_image(flask_image, WEB_AND_WORKER)["deployment"]["status"] == "successful"
+    host = f"{name}.{settings.platform_domain}"
+
+    def answers() -> bool:
+        try:
+            return through_router(host, timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_until(answers, timeout=15, message=f"{host} through Traefik")
+    yield client, host
+    client.call("DELETE")
+
+
+class Load:
+    """A steady stream of requests through Traefik; counts every non-2xx and connection error."""
+
+    def __init__(self, host: str, workers: int = 2):
+        self.host = host
+        self.ok = 0
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(workers)]
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def _run(self) -> None:
+        session = requests.Session()
+        while not self._stop.is_set():
+            try:
+                response = session.get(f"{ROUTER}/", headers={"Host": self.host}, timeout=10)
+                if 200 <= response.status_code < 300:
+                    self.ok += 1
+                else:
+                    self.failures.append(f"HTTP {response.status_code}")
+            except requests.RequestException as exc:
+                self.failures.append(type(exc).__name__)
+
+
+def test_no_failed_request_across_deploys_rollbacks_scaling_and_restart(routed):
+    client, host = routed
+    with Load(host) as load:
+        for i in range(int(os.environ.get("PAAS_ZDT_CONFIG_CHANGES", "10"))):
+            assert client.ok("PATCH", "/config", json={"values": {"ROUND": str(i)}})["deployment"]["status"] == \
+                "successful"
+        for _ in range(3):
+            assert client.ok("POST", "/releases/rollback", json={})["deployment"]["status"] == "successful"
+        for web in (5, 2):
+            client.ok("PATCH", "/formation", json={"quantities": {"web": web}})
+            client.wait_passing(web, release=client.ok("GET", "")["release"], timeout=60)
+        assert client.ok("POST", "/ps/restart", json={})["deployment"]["status"] == "successful"
+    print(f"zero-downtime: {load.ok} ok, {len(load.failures)} failed")
+    assert load.ok > 100
+    assert load.failures == []
+
+
+def test_custom_domains_route_while_attached(routed):
+    client, _ = routed
+    domain = f"{unique('www')}.example.test"
+    client.ok("POST", "/domains", json={"domain": domain})
+
+    def status() -> int:
+        try:
+            return through_router(domain, timeout=2).status_code
+        except requests.RequestException:
+            return 0
+
+    wait_until(lambda: status() == 200, timeout=15, message=f"{domain} to route")
+    assert client.call("DELETE", f"/domains/{domain}").status_code == 204
+    wait_until(lambda: status() == 404, timeout=15, message=f"{domain} to stop routing")
