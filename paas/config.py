@@ -78,6 +78,8 @@ class Settings:
     http_port: int = 8080
     https_port: int = 8443
     router_dir: Path = REPO_DIR / ".run" / "router"
+    # Publish paas.<PAAS_DOMAIN> -> this controller at start (off for test controllers).
+    controller_route: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -112,6 +114,7 @@ class Settings:
             http_port=int(_env("PAAS_HTTP_PORT", str(cls.http_port))),
             https_port=int(_env("PAAS_HTTPS_PORT", str(cls.https_port))),
             router_dir=Path(_env("PAAS_ROUTER_DIR", str(cls.router_dir))),
+            controller_route=_env("PAAS_CONTROLLER_ROUTE", "1") != "0",
         )
 
     def git_url(self, app: str) -> str:

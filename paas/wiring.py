@@ -8,6 +8,7 @@ from .builder.docker_builder import DockerImageBuilder
 from .builder.logs import FileBuildLogStore
 from .config import Settings
 from .domain.scheduler import Scheduler
+from .router.publisher import FileCertPublisher
 from .services.apps import AppService
 from .services.auth import AuthService
 from .services.builds import BuildService
@@ -18,8 +19,10 @@ from .services.formation import FormationService
 from .services.keys import KeyService
 from .services.releases import ReleaseService
 from .services.supervisor import Supervisor
+from .services.tls import TlsService
 from .store.apps import ConsulAppStore
 from .store.builds import ConsulBuildStore
+from .store.certs import ConsulCertStore
 from .store.deploys import ConsulDeployStateStore
 from .store.formation import ConsulFormationStore
 from .store.keys import ConsulKeyStore
@@ -55,6 +58,7 @@ class Services:
     domains: DomainService
     deploys: DeployService
     app_store: ConsulAppStore
+    tls: TlsService
 
     def supervisor(self, owner: str) -> Supervisor:
         """The background deployer for one controller process (see services/supervisor.py)."""
@@ -90,4 +94,6 @@ def build_services(settings: Settings) -> Services:
         domains=DomainService(app_store, apps, settings.platform_domain),
         deploys=deploys,
         app_store=app_store,
+        tls=TlsService(app_store, apps, ConsulCertStore(kv), FileCertPublisher(settings.router_dir),
+                       settings.platform_domain),
     )

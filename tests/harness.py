@@ -42,8 +42,8 @@ def _exited(proc: subprocess.Popen, log: Path, name: str) -> None:
 def start_controller(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
     """`paas-controller` on a free loopback port with `env` added; returns once /healthz answers."""
     port = free_port()
-    # Its own route file, so a test controller never replaces the platform's route to the real one.
-    env = {"PAAS_ROUTER_DIR": str(log.parent / "router"), **env}
+    # A test controller never replaces the platform's route (paas.<domain>) to the real one.
+    env = {"PAAS_CONTROLLER_ROUTE": "0", **env}
     with open(log, "wb") as out:
         proc = subprocess.Popen([str(BIN / "paas-controller"), "--bind", f"127.0.0.1:{port}"],
                                 env={**os.environ, **env}, stdout=out, stderr=out)

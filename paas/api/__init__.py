@@ -23,12 +23,13 @@ from . import (
     ps,
     releases,
     run,
+    tls,
     users,
 )
 from .errors import register_error_handlers
 
 RESOURCES = (auth, users, keys, apps, config, releases, builds, formation, ps, deployments, logs, run, domains,
-             perms, gateway)
+             tls, perms, gateway)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:

@@ -34,8 +34,10 @@ class ControllerServer(BaseApplication):
         from paas.api import create_app
 
         app = create_app(self.settings)
+        services = app.extensions["paas"]
+        services.tls.sync()  # the router serves every stored certificate
         # Each worker process deploys the apps whose locks it holds.
-        app.extensions["paas"].supervisor(f"pid-{os.getpid()}").start()
+        services.supervisor(f"pid-{os.getpid()}").start()
         return app
 
 
@@ -47,7 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = replace(settings, bind=args.bind, workers=args.workers)
-    publish_controller_route(settings)
+    if settings.controller_route:
+        publish_controller_route(settings)
     ControllerServer(settings).run()
 
 

@@ -20,6 +20,7 @@ class App:
     created_at: str = ""
     members: list[str] = field(default_factory=list)
     domains: list[str] = field(default_factory=list)
+    tls_force: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

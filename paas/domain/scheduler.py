@@ -63,6 +63,7 @@ class AppPlan:
     processes: list[ProcessPlan]
     update: UpdatePolicy = field(default_factory=UpdatePolicy)
     domains: list[str] = field(default_factory=list)
+    force_tls: bool = False
     git_sha: str | None = None
     build_id: str | None = None
     # A new value forces fresh instances of the same release (ps:restart, limits:set).

@@ -160,7 +160,7 @@ class DockerScheduler:
         if canary:
             return canary_tags(plan.app, plan.release)
         hosts = app_hosts(plan.app, plan.domains, self.settings.platform_domain)
-        return live_tags(plan.app, plan.release, hosts, https_port=self.settings.https_port)
+        return live_tags(plan.app, plan.release, hosts, force_tls=plan.force_tls, https_port=self.settings.https_port)
 
     def _register(self, container: Container, plan: AppPlan, process: ProcessPlan, canary: bool,
                   passing: bool = False) -> None:

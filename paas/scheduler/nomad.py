@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import queue
 import re
+import socket
 import threading
 import time
 import uuid
@@ -696,8 +697,9 @@ class NomadScheduler:
                 response = self._call(self.client.client.stream_logs, alloc["ID"], stream=True, timeout=None,
                                       params=self._log_params(alloc["TaskGroup"], stream, tail, True))
                 responses.append(response)
-                for line in _lines(response):
-                    lines.put(f"{prefix} {line}")
+                with response:
+                    for line in _lines(response):
+                        lines.put(f"{prefix} {line}")
             except (nomad_errors.BaseNomadException, requests.RequestException, OSError, ValueError, AttributeError):
                 pass  # the allocation went away, or the reader hung up
             finally:
@@ -716,7 +718,7 @@ class NomadScheduler:
                     yield item
         finally:
             for response in list(responses):
-                response.close()
+                _hang_up(response)
 
     # ------------------------------------------------------------------ one-off runs
     def run(self, plan: AppPlan, command: str, sink: LogSink) -> int:
@@ -804,6 +806,17 @@ class NomadScheduler:
         messages = [e.get("DisplayMessage") or e.get("Type") for e in state.get("Events") or []]
         reason = self._scrub("; ".join(m for m in messages if m)[-300:], secrets)
         raise PaasError(f"The one-off process of {app} did not run on Nomad ({alloc.get('ClientStatus')}): {reason}")
+
+
+def _hang_up(response: requests.Response) -> None:
+    """End a streamed answer that another thread is reading: shut the socket down (closing the
+    response from here would wait for the reader's lock)."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _lines(response: requests.Response) -> Iterator[str]:

@@ -78,6 +78,7 @@ class ConsulAppStore:
             Op.delete_tree(self.kv.key("releases", name) + "/"),
             Op.delete_tree(self.kv.key("builds", name) + "/"),
             Op.delete(self.kv.key("formation", name)),
+            Op.delete(self.kv.key("certs", name)),
             *(Op.delete(self.kv.key("domains", d)) for d in app.domains),
         ]
         try:

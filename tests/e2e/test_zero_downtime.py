@@ -106,3 +106,34 @@ def test_custom_domains_route_while_attached(routed):
     wait_until(lambda: status() == 200, timeout=15, message=f"{domain} to route")
     assert client.call("DELETE", f"/domains/{domain}").status_code == 204
     wait_until(lambda: status() == 404, timeout=15, message=f"{domain} to stop routing")
+
+
+def test_https_by_sni_and_tls_force(routed, settings, tmp_path):
+    from paas.router.certs import make_self_signed
+    from paas.router.client import RouterClient
+
+    client, host = routed
+    cert, key = make_self_signed([host])
+    added = client.ok("POST", "/certs", json={"cert": cert, "key": key})
+    assert host in added["names"] and "key" not in added
+    assert "PRIVATE KEY" not in client.call("GET", "/certs").text
+    ca = tmp_path / "ca.pem"
+    ca.write_text(cert)
+    router = RouterClient(verify=str(ca))
+
+    wait_until(lambda: router.status(host, https=True, fresh=True) == 200, timeout=15,
+               message="HTTPS by SNI with the app's certificate")
+    client.ok("PUT", "/tls", json={"force": True})
+
+    def redirected() -> bool:
+        response = router.request(host, fresh=True)
+        return response.status in (301, 308) and response.headers.get("location", "").startswith("https://")
+
+    wait_until(redirected, timeout=20, message="tls:force to redirect HTTP to HTTPS")
+    assert router.status(host, https=True, fresh=True) == 200
+    client.ok("PUT", "/tls", json={"force": False})
+    wait_until(lambda: router.status(host, fresh=True) == 200, timeout=20, message="plain HTTP again")
+
+    other = client.call("POST", "/certs", json={"cert": make_self_signed(["elsewhere.example.org"])[0], "key": key})
+    assert other.status_code == 400
+    router.close()

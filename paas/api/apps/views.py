@@ -57,3 +57,4 @@ def destroy_app(app):
     name = visible_app(app).name
     services().apps.destroy(current_user(), name)
     services().deploys.destroy(name)
+    services().tls.publisher.withdraw(name)
