@@ -12,6 +12,7 @@ from . import (
     apps,
     auth,
     builds,
+    certs,
     config,
     deployments,
     domains,
@@ -47,6 +48,7 @@ TOPICS = (
     limits,
     healthchecks,
     domains,
+    certs,
     perms,
     users,
 )
