@@ -77,12 +77,17 @@ class DeployService:
         if current and current.status == RUNNING:
             self._advance(name, current, state, index)
             return
-        target = [head_version, formation.restart_token]
+        # The head release unless it failed (or has no build); then the live one (restarts, limits).
         live = [state.get("live_release"), state.get("live_token")]
-        if head and head.image and not head.failed and target != live and target != state.get("failed_target"):
-            state["target"] = target
-            self._record(name, self.scheduler.deploy(build_plan(app, head, formation)), state, index)
-            return
+        desired = head if head and head.image and not head.failed else None
+        if desired is None and live[0]:
+            desired = self.releases.get(name, live[0])
+        if desired is not None:
+            target = [desired.version, formation.restart_token]
+            if target != live and target != state.get("failed_target"):
+                state["target"] = target
+                self._record(name, self.scheduler.deploy(build_plan(app, desired, formation)), state, index)
+                return
         now = time.monotonic()
         if state.get("live_release") and now - self._last_reconcile.get(name, 0) >= RECONCILE_EVERY:
             self._last_reconcile[name] = now
@@ -142,8 +147,8 @@ class DeployService:
         while time.monotonic() < deadline:
             state, _ = self.states.get(name)
             deployment = Deployment.from_dict(state["deployment"]) if state.get("deployment") else None
-            if version is None and not state.get("live_release") and not deployment:
-                return None
+            if version is None and not state.get("live_release"):
+                return None  # nothing runs, so there is nothing to restart
             if deployment and deployment.release > (version or 0) and version is not None:
                 return deployment  # superseded by a newer release
             mine = deployment and (deployment.release == version if version is not None else deployment.id != after)
@@ -177,6 +182,9 @@ class DeployService:
 
     def restart(self, name: str, process_type: str | None = None) -> Formation:
         """A rolling restart: fresh instances of the live release, canary-then-promote."""
+        if not self.states.get(name)[0].get("live_release"):
+            raise ValidationError(f"Nothing of {name} is running yet: deploy it first")
+
         def attempt() -> Formation:
             formation, index = self.formations.get(name)
             if process_type is not None and process_type not in formation.processes:
