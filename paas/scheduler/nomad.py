@@ -8,11 +8,10 @@
     follow   GET /v1/job/:id/deployments, mapped 1:1 onto the port's Deployment/GroupState;
              promote/fail through /v1/deployment/{promote,fail}/:id; Nomad reverts failed ones
 
-Nomad keeps the state (jobs, versions, deployments, allocations): this adapter keeps none except
-a cache of immutable job versions. python-nomad does the HTTP; the few calls it gets wrong or
-lacks (blocking queries, the dispatch idempotency token, streamed logs, ?resources=true) go
-through its requester directly. Names: job `paas-<app>`, group/task `<type>`, Consul service
-`<app>-<type>`, one-off runs `paas-<app>-run` (parameterized batch job) and its dispatches.
+Nomad keeps the state (jobs, versions, deployments, allocations): this adapter keeps none.
+python-nomad does the HTTP; the few calls it gets wrong or lacks (blocking queries, the dispatch
+idempotency token, streamed logs, ?resources=true) go through its requester directly. Names: job `paas-<app>`, group/task `<type>`, Consul service
+`<app>-<type>`, one-off runs `paas-<app>.run` (parameterized batch job) and its dispatches.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from paas.config import REPO_DIR
 from paas.domain import errors
 from paas.domain.errors import ConcurrentUpdate, NotFound, PaasError, PermissionDenied, ValidationError
 from paas.domain.scheduler import (
+    CANCELLED,
     CONTAINER_PORT,
     FAILED,
     RUNNING,
@@ -116,6 +116,9 @@ class NomadOptions:
     registry_username: str | None = None
     registry_password: str | None = None
     platform_domain: str = "paas.test"
+    https_port: int | None = None  # where clients reach HTTPS (PAAS_HTTPS_PORT), for tls:force redirects
+    # Job Meta `platform` (the KV prefix): apps() only reports this platform's jobs.
+    platform: str = "paas"
     check_interval: float = 2.0
     check_timeout: float = 1.0
     # progress_deadline = healthy_deadline + this: Nomad's own backstop (fail + revert) when no
@@ -123,6 +126,8 @@ class NomadOptions:
     progress_grace: float = 30.0
     # How long deploy()/scale() wait for Nomad's evaluation of a registration.
     eval_wait: float = 10.0
+    # How long a one-off run may take to start (image pull included).
+    run_start_timeout: float = 300.0
 
     @classmethod
     def from_settings(cls, settings: Any) -> NomadOptions:
@@ -157,6 +162,8 @@ class NomadOptions:
             registry_username=get("registry_username", None),
             registry_password=get("registry_password", None),
             platform_domain=str(get("platform_domain", cls.platform_domain)),
+            https_port=get("https_port", None),
+            platform=str(get("kv_prefix", cls.platform)),
         )
 
     @property
@@ -226,7 +233,9 @@ def job_id(app: str) -> str:
 
 
 def run_job_id(app: str) -> str:
-    return f"paas-{app}-run"
+    """`paas-<app>.run`: a dot, which app names cannot contain, so that no app's job (app
+    `shop-run` has `paas-shop-run`) can ever be another app's run job."""
+    return f"paas-{app}.run"
 
 
 _ENV = jinja2.Environment(
@@ -281,6 +290,7 @@ def _context(plan: AppPlan, options: NomadOptions, the_job_id: str) -> dict:
             "git_sha": plan.git_sha or "",
             "build_id": plan.build_id or "",
             "restart_token": plan.restart_token or "",
+            "platform": options.platform,
         },
         "auth": auth,
         "container_port": CONTAINER_PORT,
@@ -294,7 +304,8 @@ def render_job(plan: AppPlan, settings: Any, *, tags: list[str] | None = None,
     options = NomadOptions.from_settings(settings)
     update = plan.update.validate()
     if tags is None:
-        tags = live_tags(plan.app, plan.release, app_hosts(plan.app, plan.domains, options.platform_domain))
+        tags = live_tags(plan.app, plan.release, app_hosts(plan.app, plan.domains, options.platform_domain),
+                         force_tls=getattr(plan, "force_tls", False), https_port=options.https_port)
     if canary is None:
         canary = canary_tags(plan.app, plan.release)
     if set(tags) == set(canary):
@@ -382,7 +393,7 @@ class NomadScheduler:
             if not isinstance(response, requests.Response):
                 raise self._unreachable(doing, response) from None
             text = self._scrub(response.text.strip(), secrets)[:300]
-            if text.startswith(CAS_CONFLICT):
+            if CAS_CONFLICT in text:
                 raise ConcurrentUpdate(
                     f"Could not {doing}: the Nomad job changed since it was read (another deploy or an operator "
                     f"registered it meanwhile); nothing was submitted, retry. Nomad said: {text}") from None
@@ -396,8 +407,12 @@ class NomadScheduler:
 
     def _unreachable(self, doing: str, cause: Any) -> PaasError:
         reason = type(cause).__name__ if isinstance(cause, BaseException) else "no answer"
-        return Unreachable(f"Nomad is unreachable at {self.options.base_url} ({reason}): could not {doing}. "
-                           "Check NOMAD_ADDR and that the Nomad servers are up; nothing was changed by this request")
+        text = str(cause)
+        refused = isinstance(cause, requests.ConnectionError) and any(
+            mark in text for mark in ("NewConnectionError", "Connection refused", "Failed to establish"))
+        outcome = "the request never reached Nomad" if refused else "Nomad may or may not have received the request"
+        return Unreachable(f"Nomad is unreachable at {self.options.base_url} ({reason}): could not {doing} "
+                           f"({outcome}). Check NOMAD_ADDR and that the Nomad servers are up")
 
     def _scrub(self, text: str, secrets: Iterable[str]) -> str:
         hidden = [s for s in [*secrets, self.options.token, self.options.registry_password] if s and len(s) >= 4]
@@ -433,6 +448,7 @@ class NomadScheduler:
                 "Job": job, "EnforceIndex": True, "JobModifyIndex": index,
                 "Submission": {"Source": hcl, "Format": "hcl2"},
             })
+        with self._errors(f"follow job {the_job_id}, which Nomad accepted", secrets):
             self._await_eval(response.get("EvalID"))
             registered = self._job(the_job_id)
         if registered is None:
@@ -528,7 +544,7 @@ class NomadScheduler:
         the_job_id = job_id(plan.app)
         hcl = render_job(plan, self.options)
         _, job = self._register(the_job_id, hcl, f"deploy release v{plan.release} of {plan.app}", plan.env.values())
-        with self._errors(f"read the deployment of {plan.app}"):
+        with self._errors(f"read the deployment of v{plan.release} of {plan.app}, which Nomad accepted"):
             latest = self._deployments(the_job_id)
             version = int(job.get("Version") or 0)
             mine = next((d for d in latest if int(d["JobVersion"]) == version), None)
@@ -546,20 +562,29 @@ class NomadScheduler:
             job = self._job(the_job_id)
             if job is None:
                 return None
+            version = int(job.get("Version") or 0)
+            if job.get("Stop"):
+                return Deployment(id=f"{the_job_id}:v{version}", app=app,
+                                  release=int((job.get("Meta") or {}).get("release", 0) or 0), status=CANCELLED,
+                                  description=f"Job {the_job_id} is stopped in Nomad (nomad job stop)")
             found = self._deployments(the_job_id)
-            if not found:
-                return self._synthetic(app, job)
-            releases = self._releases(the_job_id)
-            latest = found[0]
-            release = releases.get(int(latest["JobVersion"]), 0)
-            deployment = self._map(app, latest, release)
-            if len(found) > 1 and found[1].get("Status") == FAILED and REVERT_MARK in (found[1].get("StatusDescription") or ""):
+            releases = self._releases(the_job_id) if found else {}
+            newest = found[0] if found else None
+            if newest and _reverting(newest) and version > int(newest["JobVersion"]):
+                failed = self._map(app, newest, releases.get(int(newest["JobVersion"]), 0))
+                failed.description += " (reverting)"
+                return failed
+            if newest is None or int(newest["JobVersion"]) < version:
+                return self._synthetic(app, job)  # this job version has no deployment
+            release = releases.get(int(newest["JobVersion"]), 0)
+            deployment = self._map(app, newest, release)
+            if len(found) > 1 and _reverting(found[1]):
                 failed_release = releases.get(int(found[1]["JobVersion"]), 0)
                 if release < failed_release:
                     # Nomad's revert after a failed deployment: report the failure, which is what
                     # happened to the release being deployed (its successor only restores the old).
                     reverted = self._map(app, found[1], failed_release)
-                    reverted.description += (f" (v{release} serving again)" if latest.get("Status") == SUCCESSFUL
+                    reverted.description += (f" (v{release} serving again)" if newest.get("Status") == SUCCESSFUL
                                              else f" (reverting to v{release})")
                     return reverted
         sick = [name for name, g in deployment.groups.items() if g.unhealthy > 0 and not g.promoted]
@@ -580,7 +605,7 @@ class NomadScheduler:
             except nomad_errors.BaseNomadException as exc:
                 response = exc.nomad_resp
                 if isinstance(response, requests.Response) and response.status_code >= 500 \
-                        and "healthy" in response.text and not response.text.startswith(CAS_CONFLICT):
+                        and "healthy" in response.text and CAS_CONFLICT not in response.text:
                     raise ValidationError("Cannot promote: not every canary is healthy "
                                           f"({response.text.strip()[:200]})") from None
                 raise
@@ -633,6 +658,19 @@ class NomadScheduler:
                     self.client.job.deregister_job(the_job_id, purge=True)
                 except nomad_errors.URLNotFoundNomadException:
                     pass
+
+    def apps(self) -> set[str]:
+        """The apps with a job of this platform in Nomad (Meta app + platform), for the sweep of
+        apps destroyed meanwhile; jobs of other platforms and operators are never listed."""
+        with self._errors("list the apps in Nomad"):
+            stubs = self.client.jobs.get_jobs(prefix="paas-", meta=True) or []
+        found = set()
+        for stub in stubs:
+            meta = stub.get("Meta") or {}
+            app = meta.get("app")
+            if app and meta.get("platform") == self.options.platform and stub.get("ID") in (job_id(app), run_job_id(app)):
+                found.add(app)
+        return found
 
     def instances(self, app: str) -> list[Instance]:
         the_job_id = job_id(app)
@@ -733,7 +771,7 @@ class NomadScheduler:
         child = self._dispatch(parent, command, doing)
         with self._errors(doing, secrets):
             alloc = self._wait_alloc(child, lambda a: _task_state(a).get("State") in ("running", "dead")
-                                     or a.get("ClientStatus") in TERMINAL_ALLOC_STATES)
+                                     or a.get("ClientStatus") in TERMINAL_ALLOC_STATES, self.options.run_start_timeout)
         self._stream_run(alloc, sink)
         with self._errors(doing, secrets):
             alloc = self._wait_alloc(child, lambda a: a.get("ClientStatus") in TERMINAL_ALLOC_STATES, timeout=None)
@@ -768,8 +806,8 @@ class NomadScheduler:
                 return allocs[0]
             if deadline is not None and time.monotonic() > deadline:
                 state = allocs[0].get("ClientStatus") if allocs else "not placed"
-                raise Unreachable(f"The one-off process ({the_job_id}) did not start within {timeout:g}s "
-                                  f"(allocation: {state}); see `nomad job status {the_job_id}`")
+                raise PaasError(f"The one-off process ({the_job_id}) did not start within {timeout:g}s "
+                                f"(allocation: {state}); see `nomad job status {the_job_id}`")
             new_index = int(response.headers.get("X-Nomad-Index", 0) or 0)
             if new_index <= index:
                 time.sleep(0.05)
@@ -830,6 +868,11 @@ def _lines(response: requests.Response) -> Iterator[str]:
             yield line.decode("utf-8", "replace")
     if pending:
         yield pending.decode("utf-8", "replace")
+
+
+def _reverting(dep: dict) -> bool:
+    """A deployment that failed and made Nomad register the last stable version again."""
+    return dep.get("Status") == FAILED and REVERT_MARK in (dep.get("StatusDescription") or "")
 
 
 def _task_state(alloc: dict) -> dict:

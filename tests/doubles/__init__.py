@@ -1,0 +1,1 @@
+"""Test doubles of services that cannot run on these machines (see each module's docstring)."""
