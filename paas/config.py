@@ -36,6 +36,15 @@ def _secret(name: str) -> str | None:
     return value or None
 
 
+def _path(name: str) -> Path | None:
+    value = os.environ.get(name, "").strip()
+    return Path(value) if value else None
+
+
+def _list(name: str, separator: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in os.environ.get(name, "").split(separator) if part.strip())
+
+
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or default
@@ -54,6 +63,22 @@ class Settings:
     platform_domain: str = "paas.test"
     nomad_addr: str | None = None
     nomad_token: str | None = None
+    # Nomad (PAAS_SCHEDULER=nomad, docs/nomad.md): HashiCorp's TLS/namespace variables, then the
+    # site knobs of the rendered jobs (jobspecs/).
+    nomad_namespace: str | None = None
+    nomad_region: str | None = None
+    nomad_cacert: Path | None = None
+    nomad_client_cert: Path | None = None
+    nomad_client_key: Path | None = None
+    nomad_skip_verify: bool = False
+    nomad_datacenters: tuple[str, ...] = ("dc1",)
+    nomad_node_pool: str | None = None
+    nomad_constraints: tuple[str, ...] = ()  # "ATTRIBUTE OPERATOR VALUE" each
+    nomad_mhz_per_core: int = 1000
+    default_memory: str = "256M"
+    default_cpu: float = 0.1
+    registry_username: str | None = None
+    registry_password: str | None = None
     scheduler: str = "docker"
     data_dir: Path = field(default_factory=lambda: Path.home() / ".paas-data")
     docker_host: str | None = None
@@ -94,7 +119,21 @@ class Settings:
             ssh_port=int(_env("PAAS_SSH_PORT", str(cls.ssh_port))),
             platform_domain=_env("PAAS_DOMAIN", cls.platform_domain),
             nomad_addr=os.environ.get("NOMAD_ADDR") or None,
-            nomad_token=os.environ.get("NOMAD_TOKEN") or None,
+            nomad_token=_secret("NOMAD_TOKEN"),
+            nomad_namespace=os.environ.get("NOMAD_NAMESPACE") or None,
+            nomad_region=os.environ.get("NOMAD_REGION") or None,
+            nomad_cacert=_path("NOMAD_CACERT"),
+            nomad_client_cert=_path("NOMAD_CLIENT_CERT"),
+            nomad_client_key=_path("NOMAD_CLIENT_KEY"),
+            nomad_skip_verify=_env("NOMAD_SKIP_VERIFY", "false").lower() in ("1", "true", "yes"),
+            nomad_datacenters=_list("PAAS_NOMAD_DATACENTERS", ",") or cls.nomad_datacenters,
+            nomad_node_pool=os.environ.get("PAAS_NOMAD_NODE_POOL") or None,
+            nomad_constraints=_list("PAAS_NOMAD_CONSTRAINTS", ";"),
+            nomad_mhz_per_core=int(_env("PAAS_NOMAD_MHZ_PER_CORE", str(cls.nomad_mhz_per_core))),
+            default_memory=_env("PAAS_DEFAULT_MEMORY", cls.default_memory),
+            default_cpu=float(_env("PAAS_DEFAULT_CPU", str(cls.default_cpu))),
+            registry_username=os.environ.get("PAAS_REGISTRY_USERNAME") or None,
+            registry_password=_secret("PAAS_REGISTRY_PASSWORD"),
             scheduler=_env("PAAS_SCHEDULER", cls.scheduler),
             data_dir=Path(_env("PAAS_DATA_DIR", str(Path.home() / ".paas-data"))),
             docker_host=os.environ.get("DOCKER_HOST") or None,

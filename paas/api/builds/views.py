@@ -81,13 +81,14 @@ def build_source(args, app):
     builds = services().builds
 
     deploys = services().deploys
+    timeout = deploy_timeout(name)  # here: the work runs in a thread without Flask's app context
 
     def work(sink) -> dict:
         try:
             build, release = builds.create_from_source(name, actor, source, sink, git_sha=args.get("git_sha"))
         finally:
             source.unlink(missing_ok=True)
-        deployment = deploys.wait(name, release.version, timeout=deploy_timeout(name), sink=sink)
+        deployment = deploys.wait(name, release.version, timeout=timeout, sink=sink)
         if deployment and deployment.status != "successful":
             return {"error": f"Deploy of v{release.version} failed: {deployment.description}"}
         return {"build": BuildSchema().dump(build), "release": ReleaseSchema().dump(release),
