@@ -21,6 +21,7 @@ class Release:
     build_id: str | None = None
     image: str | None = None
     procfile: dict[str, str] = field(default_factory=dict)
+    git_sha: str | None = None
     failed: bool = False
     failure_reason: str | None = None
 
@@ -43,6 +44,7 @@ class Release:
             "build_id": self.build_id,
             "image": self.image,
             "procfile": dict(self.procfile),
+            "git_sha": self.git_sha,
         }
         data.update(changes)
         return Release(**data)

@@ -102,6 +102,7 @@ class BuildService:
                 "build_id": build.id,
                 "image": build.image,
                 "procfile": dict(build.procfile),
+                "git_sha": build.git_sha,
             },
         )
         assert release is not None

@@ -48,7 +48,7 @@ def build_plan(app: App, release: Release, formation: Formation) -> AppPlan | No
         ))
     return AppPlan(app=app.name, release=release.version, image=release.image, env=dict(release.config),
                    processes=processes, update=formation.update, domains=list(app.domains),
-                   force_tls=app.tls_force,
+                   force_tls=app.tls_force, git_sha=release.git_sha,
                    build_id=release.build_id, restart_token=formation.restart_token)
 
 

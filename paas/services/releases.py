@@ -80,6 +80,7 @@ class ReleaseService:
                 "build_id": target.build_id,
                 "image": target.image,
                 "procfile": dict(target.procfile),
+                "git_sha": target.git_sha,
             }
 
         release = self.create(app, actor, next_release)

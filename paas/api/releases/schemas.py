@@ -13,6 +13,7 @@ class ReleaseSchema(Schema):
     build_id = fields.String(allow_none=True)
     image = fields.String(allow_none=True)
     procfile = fields.Dict(keys=fields.String(), values=fields.String())
+    git_sha = fields.String(allow_none=True)
     failed = fields.Boolean()
     failure_reason = fields.String(allow_none=True)
 
