@@ -162,6 +162,17 @@ class DeployService:
         what = f"v{version}" if version is not None else "the restart"
         raise ValidationError(f"{what} of {name} is still deploying after {timeout:g}s; see `paas ps`")
 
+    def current_plan(self, app: App) -> AppPlan:
+        """The plan of the live release (else the newest one): what a scheduler would run."""
+        state, _ = self.states.get(app.name)
+        version = state.get("live_release") or self.releases.head(app.name)[0]
+        release = self.releases.get(app.name, version)
+        formation, _ = self.formations.get(app.name)
+        plan = build_plan(app, release, formation) if release else None
+        if plan is None:
+            raise NotFound(f"{app.name} has no build yet: push code first")
+        return plan
+
     def instances(self, name: str) -> list[Instance]:
         return self.scheduler.instances(name)
 
@@ -171,14 +182,7 @@ class DeployService:
     def run(self, app: App, command: str, sink: LogSink) -> int:
         if not command.strip():
             raise ValidationError("Give a command to run, e.g. paas run python manage.py migrate")
-        state, _ = self.states.get(app.name)
-        version = state.get("live_release") or self.releases.head(app.name)[0]
-        release = self.releases.get(app.name, version)
-        formation, _ = self.formations.get(app.name)
-        plan = build_plan(app, release, formation) if release else None
-        if plan is None:
-            raise NotFound(f"{app.name} has no build to run yet: push code first")
-        return self.scheduler.run(plan, command, sink)
+        return self.scheduler.run(self.current_plan(app), command, sink)
 
     def restart(self, name: str, process_type: str | None = None) -> Formation:
         """A rolling restart: fresh instances of the live release, canary-then-promote."""

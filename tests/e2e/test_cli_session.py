@@ -133,3 +133,16 @@ def test_git_remote_points_an_existing_repo_at_an_app(controller, tmp_path, repo
     outside = Cli(controller.url, tmp_path / "home", tmp_path).run("git:remote", "-a", app, ok=False)
     assert outside.returncode == 1 and "git" in outside.stderr
     cli.run("apps:destroy", "-a", app, "--confirm", app)
+
+
+def test_apps_jobspec_shows_the_nomad_job(controller, tmp_path, repo):
+    cli = Cli(controller.url, tmp_path / "home", repo)
+    cli.run("auth:register", controller.url, "--username", unique("hcl"), "--password", PASSWORD)
+    app = unique("hcl")
+    cli.run("apps:create", app)
+    none_yet = cli.run("apps:jobspec", ok=False)
+    assert none_yet.returncode == 1 and "no build" in none_yet.stderr
+    cli.run("builds:create", "127.0.0.1:5000/nothing-here:1", "--no-wait")
+    hcl = cli.run("apps:jobspec").stdout
+    assert f'job "paas-{app}"' in hcl and "canary" in hcl and "auto_revert" in hcl
+    cli.run("apps:destroy", "--confirm", app)

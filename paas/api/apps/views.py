@@ -1,8 +1,10 @@
 """Apps: create, list, info, destroy."""
 
+from flask import Response
 from flask_smorest import Blueprint
 
 from paas.domain.apps import App
+from paas.scheduler.nomad import render_job
 from paas.services.pagination import paginate
 
 from ..common import SECURITY, PageArgs, current_user, login_required, page_of, services, visible_app
@@ -58,3 +60,12 @@ def destroy_app(app):
     services().apps.destroy(current_user(), name)
     services().deploys.destroy(name)
     services().tls.publisher.withdraw(name)
+
+
+@blp.route("/<app>/jobspec", methods=["GET"])
+@blp.doc(security=SECURITY, responses={"200": {"description": "Nomad HCL2 job", "content": {"text/plain": {}}}})
+@login_required
+def jobspec(app):
+    """The Nomad job (HCL2) the nomad scheduler submits for the app's current release."""
+    plan = services().deploys.current_plan(visible_app(app))
+    return Response(render_job(plan, services().settings), mimetype="text/plain")
