@@ -62,7 +62,7 @@ class Services:
 
     def supervisor(self, owner: str) -> Supervisor:
         """The background deployer for one controller process (see services/supervisor.py)."""
-        return Supervisor(self.deploys, self.app_store, ConsulAppLocks(self.kv, owner))
+        return Supervisor(self.deploys, self.app_store, ConsulAppLocks(self.kv, owner), self.kv)
 
 
 def build_services(settings: Settings) -> Services:

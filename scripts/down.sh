@@ -10,6 +10,9 @@ LOG_TAG=down
 source "$REPO/scripts/services.sh"
 mkdir -p "$RUN"
 
+if pid_of gateway >/dev/null; then
+  stop_pid gateway
+fi
 if pid_of controller >/dev/null; then
   stop_pid controller
 else

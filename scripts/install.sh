@@ -54,7 +54,12 @@ declare_packages() {
   # in it (on free loopback ports). Debian's default haproxy.cfg listens nowhere, so the
   # service the package enables on systemd hosts is harmless.
   need haproxy haproxy
-  # Later: need openssh-server /usr/sbin/sshd
+  # The SSH gateway (scripts/gateway.sh): sshd and ssh-keygen; the client for git push.
+  need openssh-server /usr/sbin/sshd
+  need openssh-client ssh
+  # The gateway's commands run as the git user with the system python3, which cannot read
+  # this checkout's venv: they need Debian's requests.
+  need python3-requests /usr/lib/python3/dist-packages/requests/__init__.py
 }
 
 # On systemd hosts the docker-registry package enables its own service on

@@ -17,6 +17,10 @@ LOG_TAG=up
 source "$REPO/scripts/services.sh"
 
 BIND="${PAAS_BIND:-127.0.0.1:8000}"
+# The SSH gateway: sshd refuses its key command under world-writable paths, hence /var/lib.
+GATEWAY_DIR="${PAAS_GATEWAY_DIR:-/var/lib/paas/gateway}"
+SSH_PORT="${PAAS_SSH_PORT:-2222}"
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 bash scripts/install.sh
 bash scripts/services.sh start
@@ -39,6 +43,14 @@ bash scripts/build-stacks.sh
 
 healthy() { http_get -o /dev/null "http://$1/healthz"; }
 
+# The shared secret the gateway uses with the controller (created once, kept across runs).
+as_root install -d -o root -g root -m 0755 "$GATEWAY_DIR"
+TOKEN_FILE="$GATEWAY_DIR/gateway-token"
+if ! as_root test -s "$TOKEN_FILE"; then
+  as_root sh -c "umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > '$TOKEN_FILE'"
+fi
+export PAAS_GATEWAY_TOKEN_FILE="$TOKEN_FILE" PAAS_SSH_PORT="$SSH_PORT" PAAS_GIT_DIR="$GATEWAY_DIR/repos"
+
 if pid=$(pid_of controller); then
   BIND=$(cat "$RUN/controller.bind")
   log "controller already running (pid $pid) at http://$BIND"
@@ -52,6 +64,17 @@ else
   log "started controller (pid $(cat "$RUN/controller.pid")) at http://$BIND, log $RUN/controller.log"
 fi
 
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if pid=$(pid_of gateway); then
+  log "SSH gateway already running (pid $pid) on port $SSH_PORT"
+else
+  bash scripts/gateway.sh setup "$GATEWAY_DIR" "$SSH_PORT" "http://$BIND" "$TOKEN_FILE"
+  # What `scripts/gateway.sh run` execs (setup made /run/sshd), spawned directly to track its pid.
+  spawn gateway /usr/sbin/sshd -D -e -f "$GATEWAY_DIR/sshd_config"
+  wait_ready gateway listening "$SSH_PORT"
+  log "started the SSH gateway (pid $(cat "$RUN/gateway.pid")) on 127.0.0.1:$SSH_PORT"
+fi
+
 cat <<USAGE
 
 The platform is up.
@@ -59,6 +82,7 @@ The platform is up.
   Consul:  http://$CONSUL_HTTP_ADDR
   Docker:  $DOCKER_HOST
   Registry: http://$PAAS_REGISTRY
+  Git:     ssh://git@127.0.0.1:$SSH_PORT/APP.git  (git push paas main)
   Router:  http://127.0.0.1:$PAAS_HTTP_PORT  https://127.0.0.1:$PAAS_HTTPS_PORT  (apps at APP.${PAAS_DOMAIN:-paas.test})
   Logs:    $RUN/*.log
 

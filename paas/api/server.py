@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from dataclasses import replace
 
 from gunicorn.app.base import BaseApplication
@@ -29,8 +30,6 @@ class ControllerServer(BaseApplication):
         self.cfg.set("limit_request_line", 8190)
 
     def load(self):
-        import os
-
         from paas.api import create_app
 
         app = create_app(self.settings)

@@ -63,10 +63,11 @@ class DeployService:
         self._last_reconcile: dict[str, float] = {}
 
     # ------------------------------------------------------------------ the step
-    def step(self, name: str) -> None:
+    def step(self, name: str) -> bool:
+        """One step for the app; True while a deployment of it is in flight (come back soon)."""
         found = self.apps.get(name)
         if found is None:
-            return
+            return False
         app = found[0]
         formation, _ = self.formations.get(name)
         head_version, _ = self.releases.head(name)
@@ -75,8 +76,7 @@ class DeployService:
         current = Deployment.from_dict(state["deployment"]) if state.get("deployment") else None
 
         if current and current.status == RUNNING:
-            self._advance(name, current, state, index)
-            return
+            return self._advance(name, current, state, index)
         # The head release unless it failed (or has no build); then the live one (restarts, limits).
         live = [state.get("live_release"), state.get("live_token")]
         desired = head if head and head.image and not head.failed else None
@@ -86,8 +86,7 @@ class DeployService:
             target = [desired.version, formation.restart_token]
             if target != live and target != state.get("failed_target"):
                 state["target"] = target
-                self._record(name, self.scheduler.deploy(build_plan(app, desired, formation)), state, index)
-                return
+                return self._record(name, self.scheduler.deploy(build_plan(app, desired, formation)), state, index)
         now = time.monotonic()
         if state.get("live_release") and now - self._last_reconcile.get(name, 0) >= RECONCILE_EVERY:
             self._last_reconcile[name] = now
@@ -95,16 +94,17 @@ class DeployService:
             plan = build_plan(app, live_release, formation) if live_release else None
             if plan:
                 self.scheduler.reconcile(plan)
+        return False
 
-    def _advance(self, name: str, current: Deployment, state: dict, index: int) -> None:
+    def _advance(self, name: str, current: Deployment, state: dict, index: int) -> bool:
         deployment = self.scheduler.deployment(name) or current
         if deployment.status == RUNNING and not deployment.promoted and all(
             g.healthy >= g.desired_canaries for g in deployment.groups.values()
         ):
             deployment = self.scheduler.promote(name, deployment.id)
-        self._record(name, deployment, state, index)
+        return self._record(name, deployment, state, index)
 
-    def _record(self, name: str, deployment: Deployment, state: dict, index: int) -> None:
+    def _record(self, name: str, deployment: Deployment, state: dict, index: int) -> bool:
         """Store the deployment's progress; when it ends, move the live release or mark it failed."""
         state["deployment"] = deployment.to_dict()
         if deployment.status == SUCCESSFUL:
@@ -116,6 +116,7 @@ class DeployService:
         if deployment.finished:
             state["history"] = ([deployment.to_dict()] + state.get("history", []))[:MAX_HISTORY]
         self._save(name, state, index)
+        return not deployment.finished
 
     def _save(self, name: str, state: dict, index: int) -> None:
         self.states.put(name, state, index)

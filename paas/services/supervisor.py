@@ -9,20 +9,23 @@ import threading
 import time
 
 from paas.domain.errors import PaasError
-from paas.domain.ports import AppLocks, AppStore
+from paas.domain.ports import AppLocks, AppStore, ChangeFeed
 
 from .deploys import DeployService
 
 log = logging.getLogger(__name__)
-TICK = 0.2
+TICK = 0.2  # while a deployment is in flight
+IDLE_WAIT = 1.0  # otherwise: until the store changes, at most this long (crash replacement)
 SWEEP_EVERY = 5.0
 
 
 class Supervisor:
-    def __init__(self, deploys: DeployService, apps: AppStore, locks: AppLocks, tick: float = TICK):
+    def __init__(self, deploys: DeployService, apps: AppStore, locks: AppLocks, changes: ChangeFeed,
+                 tick: float = TICK):
         self.deploys = deploys
         self.apps = apps
         self.locks = locks
+        self.changes = changes
         self.tick = tick
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -39,31 +42,41 @@ class Supervisor:
         self.locks.close()
 
     def _loop(self) -> None:
-        last_renew = 0.0
+        last_renew, index = 0.0, 0
         while not self._stop.is_set():
             started = time.monotonic()
             if started - last_renew > 3:
                 self.locks.renew()
                 last_renew = started
-            self.run_once()
-            self._stop.wait(max(0.0, self.tick - (time.monotonic() - started)))
+            if self.run_once():
+                self._stop.wait(max(0.0, self.tick - (time.monotonic() - started)))
+                continue
+            # Idle: sleep until a release, formation or app changes (or IDLE_WAIT passes).
+            try:
+                index = self.changes.wait_for_change(index, IDLE_WAIT)
+            except PaasError as exc:
+                log.warning("supervisor: waiting for changes: %s", exc)
+                self._stop.wait(IDLE_WAIT)
 
-    def run_once(self) -> None:
+    def run_once(self) -> bool:
+        """Step every app this process holds; True if a deployment is in flight."""
         try:
             names = [app.name for app in self.apps.list()]
         except PaasError as exc:
             log.warning("supervisor: cannot list apps: %s", exc)
-            return
+            return False
+        busy = False
         for name in names:
             try:
                 if self.locks.try_acquire(name):
-                    self.deploys.step(name)
+                    busy = self.deploys.step(name) or busy
             except PaasError as exc:
                 # One app's trouble (a store hiccup, a lost CAS) must not stop the others.
                 log.warning("supervisor: %s: %s", name, exc)
         if time.monotonic() - self._last_sweep >= SWEEP_EVERY:
             self._last_sweep = time.monotonic()
             self._sweep(set(names))
+        return busy
 
     def _sweep(self, known: set[str]) -> None:
         """Stop what still runs for apps that no longer exist (e.g. a step raced a destroy)."""

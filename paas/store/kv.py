@@ -128,6 +128,13 @@ class ConsulKV:
                 entries.append(Entry(key=kv["Key"], value=_decode(value), index=kv["ModifyIndex"]))
         return entries
 
+    def wait_for_change(self, index: int, seconds: float) -> int:
+        """Block until something under the prefix changes (or `seconds` pass); the new index."""
+        with _consul_errors():
+            new_index, _ = self.client.kv.get(self.prefix + "/", index=index or None, wait=f"{seconds:g}s",
+                                              keys=True, separator="/")
+        return int(new_index or 0)
+
     def put(self, key: str, value: Any) -> None:
         self.txn([Op.set(key, value)])
 

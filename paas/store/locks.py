@@ -4,6 +4,7 @@ dead controller's locks lapse with its session (TTL), so another one takes over.
 from __future__ import annotations
 
 import threading
+import time
 
 import consul
 
@@ -12,6 +13,7 @@ from paas.domain.errors import StoreUnavailable
 from .kv import ConsulKV, _consul_errors
 
 SESSION_TTL = 10  # seconds, Consul's minimum; a crashed holder's locks free within 2 x TTL
+RETRY_HELD_AFTER = 3.0  # seconds before asking again for a lock another process holds
 
 
 class ConsulAppLocks:
@@ -20,6 +22,7 @@ class ConsulAppLocks:
         self.owner = owner
         self._session: str | None = None
         self._held: set[str] = set()
+        self._others: dict[str, float] = {}  # app -> when to try again
         self._mutex = threading.Lock()
 
     @property
@@ -41,10 +44,15 @@ class ConsulAppLocks:
         with self._mutex:
             if app in self._held:
                 return True
+            if time.monotonic() < self._others.get(app, 0):
+                return False  # another controller drives it; do not ask Consul every tick
             with _consul_errors():
                 acquired = self.client.kv.put(self._key(app), self.owner, acquire=self._session_id())
             if acquired:
                 self._held.add(app)
+                self._others.pop(app, None)
+            else:
+                self._others[app] = time.monotonic() + RETRY_HELD_AFTER
             return bool(acquired)
 
     def release(self, app: str) -> None:
