@@ -25,7 +25,7 @@ class UpdatePolicy:
 
     min_healthy_time: float = 1.0
     healthy_deadline: float = 60.0
-    drain_time: float = 1.5
+    drain_time: float = 1.0
     stop_timeout: float = 10.0
 
     def validate(self) -> UpdatePolicy:
