@@ -46,7 +46,7 @@ def start_controller(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, 
     env = {"PAAS_CONTROLLER_ROUTE": "0", **env}
     with open(log, "wb") as out:
         proc = subprocess.Popen([str(BIN / "paas-controller"), "--bind", f"127.0.0.1:{port}"],
-                                env={**os.environ, **env}, stdout=out, stderr=out)
+                                env={**os.environ, **env}, stdout=out, stderr=out, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
 
     def healthy() -> bool:

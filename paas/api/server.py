@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import logging
 import os
+import signal
 from dataclasses import replace
 
 from gunicorn.app.base import BaseApplication
@@ -32,12 +35,24 @@ class ControllerServer(BaseApplication):
     def load(self):
         from paas.api import create_app
 
+        die_with_parent()
         app = create_app(self.settings)
         services = app.extensions["paas"]
         services.tls.sync()  # the router serves every stored certificate
         # Each worker process deploys the apps whose locks it holds.
         services.supervisor(f"pid-{os.getpid()}").start()
         return app
+
+
+def die_with_parent() -> None:
+    """A worker must not outlive its master: a SIGKILLed controller would otherwise leave a
+    worker whose supervisor keeps holding app locks (Linux: PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -196,15 +196,25 @@ def test_a_controller_killed_mid_rollout_is_finished_by_the_next_one(settings, f
         client.ok("PATCH", "/config", params={"wait": "false"}, json={"values": {"GREETING": "Again"}})
         wait_until(lambda: any(i["canary"] for i in client.ok("GET", "/ps")["instances"]), timeout=30,
                    message="canaries of v3")
-        first.kill()  # SIGKILL: no chance to clean up
+        first.kill()  # SIGKILL to the master: its workers die with it (PR_SET_PDEATHSIG), no cleanup
         first.wait()
+
+        def gone() -> bool:
+            try:
+                requests.get(f"{url}/healthz", timeout=1)
+                return False
+            except requests.ConnectionError:
+                return True
+
+        wait_until(gone, timeout=10, message="the killed controller's workers to die with it")
         second, url = harness.start_controller(env, tmp_path / "second.log")
         try:
             client = AppClient(url, token, name, own.consul_addr)
 
             def finished() -> dict | None:
                 deployment = client.ok("GET", "/ps")["deployment"]
-                return deployment if deployment and deployment["status"] != "running" else None
+                done = deployment and deployment["release"] == 3 and deployment["status"] != "running"
+                return deployment if done else None
 
             outcome = wait_until(finished, timeout=90, interval=0.5, message="the rollout to finish")
             assert outcome["release"] == 3 and outcome["status"] in ("successful", "failed")
