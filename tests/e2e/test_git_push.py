@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -10,7 +11,7 @@ import git
 import pytest
 import requests
 
-from ..conftest import unique
+from ..conftest import unique, wait_until
 from ..integration.builder_support import registry_tags
 from .conftest import sample_repo
 
@@ -61,6 +62,17 @@ def test_first_push_builds_and_releases_with_live_output(services, gateway, alic
     assert services.builds.get(app, release.build_id).git_sha == sha
     assert release.build_id in registry_tags(app)
     assert remote_sha(alice, repo, "paas") == sha
+    # And it is live behind the router at <app>.<PAAS_DOMAIN>.
+    router = f"http://127.0.0.1:{os.environ.get('PAAS_HTTP_PORT', '8080')}/"
+    host = f"{app}.{services.settings.platform_domain}"
+
+    def routed() -> bool:
+        try:
+            return requests.get(router, headers={"Host": host}, timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_until(routed, timeout=15, message=f"{host} through Traefik")
 
 
 def test_failing_build_rejects_the_push_and_keeps_the_ref(services, gateway, alice, app, tmp_path):
