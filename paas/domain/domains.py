@@ -22,3 +22,16 @@ def validate_hostname(hostname: str) -> str:
     ):
         raise ValidationError(f"Invalid domain {hostname[:80]!r}: expected a hostname such as www.example.com")
     return name
+
+
+def app_hosts(app: str, domains: list[str], platform_domain: str) -> list[str]:
+    """Every hostname the app answers: `<app>.<platform_domain>` first, then its custom domains
+    (in their order, normalized, without duplicates)."""
+    from .apps import validate_app_name
+
+    hosts = [validate_hostname(f"{validate_app_name(app)}.{platform_domain}")]
+    for domain in domains:
+        host = validate_hostname(domain)
+        if host not in hosts:
+            hosts.append(host)
+    return hosts

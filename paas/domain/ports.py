@@ -145,7 +145,13 @@ class CertStore(Protocol):
 
 
 class CertPublisher(Protocol):
-    """Where the router picks certificates up (Traefik's file provider directory)."""
+    """Where the router picks certificates up (Traefik's file provider directory), and the rules
+    a certificate must pass to be served."""
+
+    def inspect(self, cert: str, key: str, hosts: list[str]) -> dict:
+        """Validate (key matches, valid now, covers one of hosts); the certificate's public facts.
+        Raises ValidationError without ever quoting the key."""
+        ...
 
     def publish(self, app: str, cert: str, key: str) -> None: ...
     def withdraw(self, app: str) -> None: ...

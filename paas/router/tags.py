@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 
 from paas.domain.apps import validate_app_name
+from paas.domain.domains import app_hosts as app_hosts  # re-exported: part of the tag contract
 from paas.domain.domains import validate_hostname
 
 PLATFORM_TAG = "paas"
@@ -67,17 +68,6 @@ def release_tag(release: int) -> str:
     if not isinstance(release, int) or isinstance(release, bool) or release < 1:
         raise ValueError(f"release must be a positive integer, got {release!r}")
     return f"{RELEASE_TAG_PREFIX}{release}"
-
-
-def app_hosts(app: str, domains: list[str], platform_domain: str) -> list[str]:
-    """Every hostname the app answers: `<app>.<platform_domain>` first, then its custom domains
-    (in their order, normalized, without duplicates)."""
-    hosts = [validate_hostname(f"{validate_app_name(app)}.{platform_domain}")]
-    for domain in domains:
-        host = validate_hostname(domain)
-        if host not in hosts:
-            hosts.append(host)
-    return hosts
 
 
 def host_rule(hosts: list[str]) -> str:

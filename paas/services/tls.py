@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from paas.domain.apps import App
+from paas.domain.domains import app_hosts
 from paas.domain.errors import Conflict, NotFound
 from paas.domain.ports import AppStore, CertPublisher, CertStore
 from paas.domain.users import User
-from paas.router import certs as cert_rules
-from paas.router.tags import app_hosts
 
 from .apps import AppService
 from .retry import retry_on_conflict
@@ -24,12 +23,11 @@ class TlsService:
 
     def add(self, actor: User, app_name: str, cert: str, key: str) -> dict:
         app = self.app_service.get(actor, app_name)
-        info = cert_rules.validate(cert, key, hosts=app_hosts(app.name, app.domains, self.platform_domain))
-        self._refuse_other_apps_names(app, list(info.names))
-        record = {"cert": cert, "key": key, "info": info.to_dict()}
-        self.certs.put(app.name, record)
+        info = self.publisher.inspect(cert, key, app_hosts(app.name, app.domains, self.platform_domain))
+        self._refuse_other_apps_names(app, list(info["names"]))
+        self.certs.put(app.name, {"cert": cert, "key": key, "info": info})
         self.publisher.publish(app.name, cert, key)
-        return info.to_dict()
+        return info
 
     def _refuse_other_apps_names(self, app: App, names: list[str]) -> None:
         """A certificate may not name a host another app owns: it would take over its SNI."""
