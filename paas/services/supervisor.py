@@ -66,6 +66,11 @@ class Supervisor:
             log.warning("supervisor: cannot list apps: %s", exc)
             return False
         busy = False
+        for gone in self.locks.held() - set(names):
+            try:
+                self.locks.forget(gone)  # destroyed: a new app of that name starts unlocked
+            except PaasError as exc:
+                log.warning("supervisor: %s: %s", gone, exc)
         for name in names:
             try:
                 if self.locks.try_acquire(name):
@@ -85,6 +90,6 @@ class Supervisor:
                 if self.locks.try_acquire(name):
                     log.info("supervisor: removing instances of destroyed app %s", name)
                     self.deploys.destroy(name)
-                    self.locks.release(name)
+                    self.locks.forget(name)
         except PaasError as exc:
             log.warning("supervisor: sweep: %s", exc)

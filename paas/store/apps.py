@@ -79,6 +79,8 @@ class ConsulAppStore:
             Op.delete_tree(self.kv.key("builds", name) + "/"),
             Op.delete(self.kv.key("formation", name)),
             Op.delete(self.kv.key("certs", name)),
+            # The supervisor holding it forgets it once the app is gone (services/supervisor.py).
+            Op.delete(self.kv.key("locks", name)),
             *(Op.delete(self.kv.key("domains", d)) for d in app.domains),
         ]
         try:

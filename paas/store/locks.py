@@ -10,7 +10,7 @@ import consul
 
 from paas.domain.errors import StoreUnavailable
 
-from .kv import ConsulKV, _consul_errors
+from .kv import ConsulKV, Op, _consul_errors
 
 SESSION_TTL = 10  # seconds, Consul's minimum; a crashed holder's locks free within 2 x TTL
 RETRY_HELD_AFTER = 3.0  # seconds before asking again for a lock another process holds
@@ -61,6 +61,17 @@ class ConsulAppLocks:
                 with _consul_errors():
                     self.client.kv.put(self._key(app), self.owner, release=self._session)
                 self._held.discard(app)
+
+    def held(self) -> set[str]:
+        with self._mutex:
+            return set(self._held)
+
+    def forget(self, app: str) -> None:
+        """Drop the lock of an app that no longer exists (its key may already be deleted)."""
+        with self._mutex:
+            self._held.discard(app)
+            self._others.pop(app, None)
+        self.kv.txn([Op.delete(self._key(app))])
 
     def renew(self) -> None:
         """Keep the session alive; if it lapsed (e.g. a long pause), start over with no locks."""
