@@ -7,25 +7,15 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
 
+from paas.router.client import wait_for
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 GATEWAY_SCRIPT = REPO / "scripts" / "gateway.sh"
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def free_port() -> int:
