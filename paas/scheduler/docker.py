@@ -36,7 +36,16 @@ from paas.domain.scheduler import (
     ProcessPlan,
     UpdatePolicy,
 )
-from paas.router.tags import app_hosts, canary_tags, live_tags, service_name
+from paas.router.tags import (
+    CANARY_TAG,
+    LIVE_TAG,
+    PLATFORM_TAG,
+    app_hosts,
+    canary_tags,
+    live_tags,
+    release_tag,
+    service_name,
+)
 from paas.store.kv import ConsulKV, Op
 
 LABEL = "paas"
@@ -164,8 +173,15 @@ class DockerScheduler:
 
     def _register(self, container: Container, plan: AppPlan, process: ProcessPlan, canary: bool,
                   passing: bool = False) -> None:
+        meta = {"app": plan.app, "release": str(plan.release), "type": process.type,
+                "canary": str(canary).lower(), "platform": self.platform}
         if not process.is_web:
-            return  # workers have no port: their health is "running for min_healthy_time"
+            # Workers listen on nothing: in the catalog without a port, a check or router tags;
+            # their health is "running for min_healthy_time".
+            tags = [PLATFORM_TAG, release_tag(plan.release), CANARY_TAG if canary else LIVE_TAG]
+            self.agent.agent.service.register(service_name(plan.app, process.type), service_id=container.name,
+                                              address=_bridge_ip(container), tags=tags, meta=meta)
+            return
         # Routers and checks reach the container on its bridge address, not through the published
         # loopback port: docker-proxy accepts connections before the app listens, which would make
         # a TCP check pass early and route requests into a refused connection (HTTP 502).
@@ -180,8 +196,7 @@ class DockerScheduler:
             check["Status"] = "passing"
         self.agent.agent.service.register(
             service_name(plan.app, process.type), service_id=container.name, address=address, port=port, tags=tags,
-            check=check, meta={"app": plan.app, "release": str(plan.release), "type": process.type,
-                               "canary": str(canary).lower(), "platform": self.platform},
+            check=check, meta=meta,
         )
 
     def _deregister(self, container: Container) -> None:
@@ -355,7 +370,7 @@ class DockerScheduler:
                     orphans.append(container)
                 else:
                     alive.append(container)
-                    if process.is_web and container.name not in checks:
+                    if container.name not in registered:
                         self._register(container, plan, process, canary=False)  # e.g. Consul restarted
                     elif process.is_web and registered.get(container.name) != (sorted(live), _bridge_ip(container)):
                         # Routing changed (domains:add/remove) or a restart moved the container:

@@ -230,3 +230,17 @@ def test_a_controller_killed_mid_rollout_is_finished_by_the_next_one(settings, f
         if first.poll() is None:
             harness.stop(first)
         services.kv.txn([{"KV": {"Verb": "delete-tree", "Key": own.kv_prefix + "/"}}])
+
+
+def test_worker_instances_are_in_the_consul_catalog_without_routes(deployed):
+    deployed.ok("PATCH", "/formation", json={"quantities": {"worker": 2}})
+
+    def registered() -> list[dict]:
+        entries = deployed.passing("worker")
+        return entries if len(entries) == 2 else []
+
+    entries = wait_until(registered, timeout=30, message="2 worker instances in Consul")
+    for entry in entries:
+        tags = entry["Service"]["Tags"]
+        assert "release=v2" in tags and "live" in tags
+        assert not any(tag.startswith("traefik.") for tag in tags)
