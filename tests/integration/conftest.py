@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from paas.api import create_app
+from tests.doubles.nomad_api import NomadApiDouble
 
 from ..conftest import ApiUser, unique
 
@@ -52,3 +55,10 @@ def flask_app(settings, services):
 @pytest.fixture
 def api(flask_app, make_user) -> Api:
     return Api(flask_app.test_client(), make_user())
+
+
+@pytest.fixture
+def double() -> Iterator[NomadApiDouble]:
+    """A fresh Nomad API double whose checks pass."""
+    with NomadApiDouble(checks="passing") as server:
+        yield server

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
 
 from paas.domain.scheduler import CANCELLED, FAILED, RUNNING, SUCCESSFUL, AppPlan, ProcessPlan, UpdatePolicy
 from paas.scheduler.nomad import NomadOptions, NomadScheduler, run_job_id
+from tests.conftest import wait_until
 from tests.doubles.nomad_api import NomadApiDouble
 
 UPDATE = UpdatePolicy(min_healthy_time=0.05, healthy_deadline=1.0, drain_time=0.0, stop_timeout=1.0)
@@ -23,20 +23,6 @@ def plan(release: int, web: int = 1, worker: int = 0, token: str | None = None, 
                               ProcessPlan("worker", "python3 worker.py", worker)],
                    update=UPDATE, domains=["www.shop.example"], git_sha="abc1234", build_id="b-1",
                    restart_token=token)
-
-
-def wait(predicate, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-    return result
-
-
-@pytest.fixture
-def double() -> Iterator[NomadApiDouble]:
-    with NomadApiDouble(checks="passing") as server:
-        yield server
 
 
 @pytest.fixture
@@ -56,7 +42,7 @@ def test_deploy_parses_through_nomad_and_registers_with_cas_and_the_hcl_submissi
     assert first["EnforceIndex"] is True and first["JobModifyIndex"] == 0  # create only
     assert first["Submission"] == {"Source": parse["JobHCL"], "Format": "hcl2"}
     assert double.submission("paas-shop")["Source"] == parse["JobHCL"]
-    wait(lambda: sched.deployment("shop").status == SUCCESSFUL)
+    wait_until(lambda: sched.deployment("shop").status == SUCCESSFUL)
 
     index = double.job("paas-shop")["JobModifyIndex"]
     sched.deploy(plan(2))
@@ -81,7 +67,7 @@ def test_registered_job_carries_meta_canary_tags_and_the_update_block(double, sc
 
 def test_a_new_deploy_cancels_the_running_one(double, sched):
     sched.deploy(plan(1))
-    wait(lambda: sched.deployment("shop").status == SUCCESSFUL)
+    wait_until(lambda: sched.deployment("shop").status == SUCCESSFUL)
     double.checks_default = None
     first = sched.deploy(plan(2))
     second = sched.deploy(plan(3))
@@ -93,7 +79,7 @@ def test_a_new_deploy_cancels_the_running_one(double, sched):
 
 def test_same_plan_twice_makes_no_new_version(double, sched):
     first = sched.deploy(plan(1))
-    wait(lambda: sched.deployment("shop").status == SUCCESSFUL)
+    wait_until(lambda: sched.deployment("shop").status == SUCCESSFUL)
     again = sched.deploy(plan(1))
     assert again.id == first.id and again.status == SUCCESSFUL
     assert double.job("paas-shop")["Version"] == 0
@@ -104,7 +90,7 @@ def test_first_version_without_a_nomad_deployment_is_reported_once_running():
         sched = NomadScheduler(None, NomadOptions(addr=double.address))
         deployment = sched.deploy(plan(1, web=2))
         assert deployment.id == "paas-shop:v0" and deployment.status == RUNNING, "not live before it runs"
-        done = wait(lambda: (d := sched.deployment("shop")).status == SUCCESSFUL and d)
+        done = wait_until(lambda: (d := sched.deployment("shop")).status == SUCCESSFUL and d)
         assert done.release == 1 and done.groups["web"].desired_total == 2 and done.promoted
         assert sched.promote("shop", done.id).status == SUCCESSFUL
         # a destructive change still deploys canaries, and a failure reverts to the stable v0
@@ -113,7 +99,7 @@ def test_first_version_without_a_nomad_deployment_is_reported_once_running():
         assert second.groups["web"].desired_canaries == 2
         failed = sched.fail("shop", second.id, "no")
         assert failed.status == FAILED
-        wait(lambda: {i.release for i in sched.instances("shop")} == {1})
+        wait_until(lambda: {i.release for i in sched.instances("shop")} == {1})
 
 
 def test_deploy_waits_for_the_evaluation_before_reading_the_deployment():
@@ -127,43 +113,43 @@ def test_deploy_waits_for_the_evaluation_before_reading_the_deployment():
 
 def test_scale_to_zero_and_back(double, sched):
     sched.deploy(plan(1, web=2, worker=1))
-    wait(lambda: sched.deployment("shop").status == SUCCESSFUL)
+    wait_until(lambda: sched.deployment("shop").status == SUCCESSFUL)
     sched.scale(plan(1, web=0, worker=0))
-    wait(lambda: sched.instances("shop") == [])
+    wait_until(lambda: sched.instances("shop") == [])
     job = double.job("paas-shop")
     assert [(g["Name"], g["Count"]) for g in job["TaskGroups"]] == [("web", 0), ("worker", 0)]
     assert sched.deployment("shop").release == 1
     sched.scale(plan(1, web=1))
-    wait(lambda: [i.type for i in sched.instances("shop")] == ["web"])
+    wait_until(lambda: [i.type for i in sched.instances("shop")] == ["web"])
 
 
 def test_reconcile_applies_a_new_formation_only_to_the_live_release(double, sched):
     sched.deploy(plan(1, web=1))
-    wait(lambda: sched.deployment("shop").status == SUCCESSFUL)
+    wait_until(lambda: sched.deployment("shop").status == SUCCESSFUL)
     sched.reconcile(plan(1, web=1))
     assert double.job("paas-shop")["Version"] == 0, "nothing to do"
     sched.reconcile(plan(2, web=3))
     assert double.job("paas-shop")["Version"] == 0, "another release is not reconcile's business"
     sched.reconcile(plan(1, web=3))
-    wait(lambda: len(sched.instances("shop")) == 3)
+    wait_until(lambda: len(sched.instances("shop")) == 3)
 
 
 def test_unhealthy_canaries_are_failed_by_the_adapter_and_nomad_reverts(double, sched):
     sched.deploy(plan(1))
-    wait(lambda: sched.deployment("shop").status == SUCCESSFUL)
+    wait_until(lambda: sched.deployment("shop").status == SUCCESSFUL)
     double.checks_default = "critical"
     sched.deploy(plan(2))
-    failed = wait(lambda: (d := sched.deployment("shop")).finished and d, timeout=5)
+    failed = wait_until(lambda: (d := sched.deployment("shop")).finished and d, timeout=5)
     assert failed.status == FAILED and failed.release == 2
     assert "unhealthy" in failed.description
-    wait(lambda: "serving again" in sched.deployment("shop").description)
+    wait_until(lambda: "serving again" in sched.deployment("shop").description)
     versions = [j["Meta"]["release"] for j in double._jobs["paas-shop"]["versions"]]
     assert versions == ["1", "2", "1"], "Nomad registered the stable version again"
 
 
 def test_instances_map_allocations(double, sched):
     sched.deploy(plan(1, web=1, worker=1))
-    wait(lambda: sched.deployment("shop").status == SUCCESSFUL)
+    wait_until(lambda: sched.deployment("shop").status == SUCCESSFUL)
     web, worker = sorted(sched.instances("shop"), key=lambda i: i.type)
     assert web.address.startswith("127.0.0.1:") and web.health == "passing" and not web.canary
     assert worker.address is None and worker.state == "running" and worker.started_at
@@ -198,14 +184,14 @@ def test_destroy_purges_the_app_and_its_runs(double, sched):
 
 def test_follow_ends_when_the_instances_go_away(double, sched):
     sched.deploy(plan(1))
-    wait(lambda: sched.deployment("shop").status == SUCCESSFUL)
+    wait_until(lambda: sched.deployment("shop").status == SUCCESSFUL)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(sched.logs("shop", "web", 10, True)), daemon=True)
     reader.start()
-    wait(lambda: lines)
+    wait_until(lambda: lines)
     alloc = double.allocations("paas-shop")[0]["ID"]
     double.emit(alloc, "late line\n")
-    wait(lambda: any("late line" in line for line in lines))
+    wait_until(lambda: any("late line" in line for line in lines))
     sched.destroy("shop")
     reader.join(5)
     assert not reader.is_alive()
@@ -257,17 +243,17 @@ def test_the_double_answers_blocking_queries(double):
 
 def test_a_new_release_with_nothing_to_run_is_reported_as_that_release(double, sched):
     sched.deploy(plan(1))
-    wait(lambda: sched.deployment("shop").status == SUCCESSFUL)
+    wait_until(lambda: sched.deployment("shop").status == SUCCESSFUL)
     deployment = sched.deploy(plan(2, web=0))
     assert (deployment.release, deployment.status) == (2, SUCCESSFUL)
     reported = sched.deployment("shop")
     assert (reported.release, reported.status) == (2, SUCCESSFUL), "not the older release's deployment"
-    wait(lambda: sched.instances("shop") == [])
+    wait_until(lambda: sched.instances("shop") == [])
 
 
 def test_a_job_stopped_by_an_operator_is_reported_as_such(double, sched):
     sched.deploy(plan(1))
-    wait(lambda: sched.deployment("shop").status == SUCCESSFUL)
+    wait_until(lambda: sched.deployment("shop").status == SUCCESSFUL)
     requests.delete(f"{double.address}/v1/job/paas-shop", timeout=5)  # nomad job stop, no purge
     stopped = sched.deployment("shop")
     assert stopped.status == CANCELLED and "stopped in Nomad" in stopped.description and stopped.release == 1

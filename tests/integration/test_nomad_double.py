@@ -3,14 +3,12 @@ adapter relies on them: raw HTTP here, no adapter, so a wrong double cannot hide
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
 import pytest
 import requests
 
 from paas.domain.scheduler import AppPlan, ProcessPlan, UpdatePolicy
 from paas.scheduler.nomad import NomadOptions, render_job, render_run_job
+from tests.conftest import wait_until
 from tests.doubles.nomad_api import NomadApiDouble
 
 UPDATE = UpdatePolicy(min_healthy_time=0.05, healthy_deadline=1.0, drain_time=0.0, stop_timeout=1.0)
@@ -20,14 +18,6 @@ def hcl(release: int, web: int = 2, options: NomadOptions | None = None) -> str:
     plan = AppPlan(app="shop", release=release, image=f"img:{release}", env={},
                    processes=[ProcessPlan("web", "serve", web, healthcheck="/health")], update=UPDATE)
     return render_job(plan, options or NomadOptions())
-
-
-def wait(predicate, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-    return result
 
 
 class Client:
@@ -54,12 +44,6 @@ class Client:
         return self.call("GET", "/v1/job/paas-shop/deployment").json()
 
 
-@pytest.fixture
-def double() -> Iterator[NomadApiDouble]:
-    with NomadApiDouble(checks="passing") as server:
-        yield server
-
-
 def test_register_cas_conflicts_are_http_500_with_nomads_text(double):
     api = Client(double)
     assert api.register(hcl(1), index=0).status_code == 200
@@ -74,7 +58,7 @@ def test_register_cas_conflicts_are_http_500_with_nomads_text(double):
 def test_deployments_canaries_promotion_and_stability(double):
     api = Client(double)
     api.register(hcl(1))
-    first = wait(lambda: (d := api.deployment())["Status"] == "successful" and d)
+    first = wait_until(lambda: (d := api.deployment())["Status"] == "successful" and d)
     assert first["TaskGroups"]["web"]["DesiredCanaries"] == 0, "a first version places no canaries"
     versions = api.call("GET", "/v1/job/paas-shop/versions").json()["Versions"]
     assert versions[0]["Stable"] is True
@@ -89,10 +73,10 @@ def test_deployments_canaries_promotion_and_stability(double):
     assert refused.status_code == 500 and 'Task group "web" has 0/2 healthy allocations' in refused.text
 
     double.set_checks("paas-shop", "passing")
-    wait(lambda: api.deployment()["TaskGroups"]["web"]["HealthyAllocs"] == 2)
+    wait_until(lambda: api.deployment()["TaskGroups"]["web"]["HealthyAllocs"] == 2)
     promoted = api.call("POST", f"/v1/deployment/promote/{second['ID']}", json={"DeploymentID": second["ID"], "All": True})
     assert promoted.status_code == 200
-    done = wait(lambda: (d := api.deployment())["Status"] == "successful" and d)
+    done = wait_until(lambda: (d := api.deployment())["Status"] == "successful" and d)
     assert done["TaskGroups"]["web"]["Promoted"] is True
     allocs = api.call("GET", "/v1/job/paas-shop/allocations").json()
     running = [a for a in allocs if a["ClientStatus"] == "running"]
@@ -102,17 +86,17 @@ def test_deployments_canaries_promotion_and_stability(double):
 def test_count_only_change_is_in_place_without_canaries(double):
     api = Client(double)
     api.register(hcl(1, web=1))
-    wait(lambda: api.deployment()["Status"] == "successful")
+    wait_until(lambda: api.deployment()["Status"] == "successful")
     api.register(hcl(1, web=3))
     deployment = api.deployment()
     assert deployment["JobVersion"] == 1 and deployment["TaskGroups"]["web"]["DesiredCanaries"] == 0
-    wait(lambda: api.deployment()["Status"] == "successful")
+    wait_until(lambda: api.deployment()["Status"] == "successful")
 
 
 def test_fail_with_auto_revert_registers_the_last_stable_version(double):
     api = Client(double)
     api.register(hcl(1))
-    wait(lambda: api.deployment()["Status"] == "successful")
+    wait_until(lambda: api.deployment()["Status"] == "successful")
     double.checks_default = None
     api.register(hcl(2))
     dep = api.deployment()
@@ -131,10 +115,10 @@ def test_progress_deadline_fails_and_reverts_on_its_own(double):
     api = Client(double)
     options = NomadOptions(progress_grace=0.3)
     api.register(hcl(1, options=options))
-    wait(lambda: api.deployment()["Status"] == "successful")
+    wait_until(lambda: api.deployment()["Status"] == "successful")
     double.checks_default = "critical"
     api.register(hcl(2, options=options))
-    dep = wait(lambda: [d for d in api.call("GET", "/v1/job/paas-shop/deployments").json() if d["Status"] == "failed"],
+    dep = wait_until(lambda: [d for d in api.call("GET", "/v1/job/paas-shop/deployments").json() if d["Status"] == "failed"],
                timeout=5)[0]
     assert dep["StatusDescription"].startswith("Failed due to progress deadline - rolling back")
 
@@ -172,7 +156,7 @@ def test_dispatch_meta_rules_and_idempotency(double):
     two = api.call("POST", url, params={"idempotency_token": "t1"}, json={"Meta": {"command": "echo a"}}).json()
     assert one["DispatchedJobID"] == two["DispatchedJobID"]
     assert one["DispatchedJobID"].startswith("paas-shop.run/dispatch-")
-    alloc = wait(lambda: [a for a in api.call("GET", f"/v1/job/{one['DispatchedJobID']}/allocations").json()
+    alloc = wait_until(lambda: [a for a in api.call("GET", f"/v1/job/{one['DispatchedJobID']}/allocations").json()
                           if a["ClientStatus"] == "complete"])[0]
     logs = api.call("GET", f"/v1/client/fs/logs/{alloc['ID']}", params={"task": "run", "type": "stdout",
                                                                          "plain": "true", "follow": "true"})

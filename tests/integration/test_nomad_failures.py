@@ -4,14 +4,12 @@ what the scheduler reports truthful: the previous release stays the live one."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
 import pytest
 
 from paas.domain.errors import ConcurrentUpdate, PaasError, PermissionDenied, ValidationError
 from paas.domain.scheduler import SUCCESSFUL, AppPlan, ProcessPlan, UpdatePolicy
 from paas.scheduler.nomad import NomadOptions, NomadScheduler, Unreachable, job_id, render_job
+from tests.conftest import wait_until
 from tests.doubles.nomad_api import NomadApiDouble, canonicalize, hcl_to_job
 
 SECRET = "pg-password-123"
@@ -24,27 +22,13 @@ def plan(release: int, app: str = "shop", web: int = 1) -> AppPlan:
                    processes=[ProcessPlan("web", "python3 app.py", web, healthcheck="/health")], update=UPDATE)
 
 
-def wait(predicate, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-    return result
-
-
-@pytest.fixture
-def double() -> Iterator[NomadApiDouble]:
-    with NomadApiDouble(checks="passing") as server:
-        yield server
-
-
 def scheduler(double: NomadApiDouble, token: str | None = None, **options) -> NomadScheduler:
     return NomadScheduler(None, NomadOptions(addr=double.address, token=token, timeout=2.0, **options))
 
 
 def live_v1(sched: NomadScheduler) -> None:
     sched.deploy(plan(1))
-    wait(lambda: (d := sched.deployment("shop")) and d.status == SUCCESSFUL)
+    wait_until(lambda: (d := sched.deployment("shop")) and d.status == SUCCESSFUL)
 
 
 def assert_v1_still_live(sched: NomadScheduler) -> None:
@@ -142,7 +126,7 @@ def test_token_without_rights_gets_permission_denied():
         deployer = double.add_token({"read-job", "submit-job", "read-logs"})
         deploying = scheduler(double, token=deployer)
         deploying.deploy(plan(1))
-        wait(lambda: (d := deploying.deployment("shop")) and d.status == SUCCESSFUL)
+        wait_until(lambda: (d := deploying.deployment("shop")) and d.status == SUCCESSFUL)
         with pytest.raises(PermissionDenied):  # no dispatch-job
             deploying.run(plan(1), "echo hi", lambda line: None)
 
