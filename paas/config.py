@@ -15,6 +15,11 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 ACT_AS_HEADER = "X-Paas-Act-As"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
+# Every Docker bridge the platform creates is named with one of these prefixes (Linux allows 15
+# characters: prefix + 12 hex of a hash), so the host firewall (scripts/services.sh) can drop new
+# connections from tenants' containers to the host with one rule per prefix.
+APP_BRIDGE_PREFIX = "pa-"    # one bridge network per app: its containers and nothing else
+BUILD_BRIDGE_PREFIX = "pb-"  # the build network: buildpack containers and Dockerfile RUN steps
 
 
 def _ca_bundle(setting: str) -> Path | None:
@@ -77,6 +82,9 @@ class Settings:
     nomad_mhz_per_core: int = 1000
     default_memory: str = "256M"
     default_cpu: float = 0.1
+    # The unprivileged user app, one-off and build containers run as when the image names no
+    # non-root user of its own (uid:gid; never 0).
+    app_user: str = "10001:10001"
     registry_username: str | None = None
     registry_password: str | None = None
     scheduler: str = "docker"
@@ -132,6 +140,7 @@ class Settings:
             nomad_mhz_per_core=int(_env("PAAS_NOMAD_MHZ_PER_CORE", str(cls.nomad_mhz_per_core))),
             default_memory=_env("PAAS_DEFAULT_MEMORY", cls.default_memory),
             default_cpu=float(_env("PAAS_DEFAULT_CPU", str(cls.default_cpu))),
+            app_user=_env("PAAS_APP_USER", cls.app_user),
             registry_username=os.environ.get("PAAS_REGISTRY_USERNAME") or None,
             registry_password=_secret("PAAS_REGISTRY_PASSWORD"),
             scheduler=_env("PAAS_SCHEDULER", cls.scheduler),
