@@ -5,25 +5,37 @@
 #   scripts/services.sh stop   [SERVICE...]
 #   scripts/services.sh status [SERVICE...]
 #
-# State, logs and pids live in REPO/.run/:
+# Logs and pids live in the run directory (PAAS_RUN_DIR, default REPO/.run/):
 #   NAME.pid       pid of a process this script started (only those are stopped)
 #   NAME.addr      host:port clients should use
+#   NAME.env       settings for the controller and tests (consul.env, registry.env, traefik.env)
 #   NAME.external  present when an already running instance is reused
 #   NAME.log       output of the process we started
+# Durable state lives in the state directory (PAAS_STATE_DIR, default the run directory;
+# scripts/up.sh uses /var/lib/paas): consul/ (Consul's data: every user, app, release, key and
+# ACL token), registry/ (the images) and secrets/ (dir 700, files 600: Consul ACL tokens, the
+# registry's password and htpasswd file).
 #
 # If PAAS_SERVICES_STARTED names a file, `start` appends to it the name of
 # each service it actually started, so a caller (scripts/test.sh) can stop
 # exactly those and leave alone what was already running.
 #
-# Services: consul, dockerd, registry, traefik. Adding one = a NAME_start/NAME_stop/
+# Services: consul, dockerd, firewall, registry, traefik. Adding one = a NAME_start/NAME_stop/
 # NAME_status trio (usually thin wrappers over the helpers below) + its name
 # in SERVICES.
 #
 # Environment:
-#   PAAS_CONSUL_PORT  HTTP port of the dev agent we start (default 8500). With
+#   PAAS_RUN_DIR      pids, logs, generated configs and NAME.env files (default REPO/.run)
+#   PAAS_STATE_DIR    durable state: consul/, registry/, secrets/ (default PAAS_RUN_DIR)
+#   PAAS_SECRETS_DIR  token and password files (default PAAS_STATE_DIR/secrets)
+#   PAAS_CONSUL_PORT  HTTP port of the Consul server we start (default 8500). With
 #                     a non-default port the agent's other ports move too
 #                     (PORT+1..PORT+5), so two checkouts can run side by side.
-#   CONSUL_HTTP_ADDR  if a Consul with a leader answers here, it is reused.
+#   PAAS_CONSUL_NODE  the agent's node name (default paas)
+#   PAAS_KV_PREFIX    the controller token's KV prefix (default paas: also covers the tests'
+#                     paas-test-* prefixes)
+#   CONSUL_HTTP_ADDR  if a Consul with a leader answers here, it is reused (its ACL tokens must
+#                     then be in PAAS_SECRETS_DIR already; a reused agent is never bootstrapped).
 #   DOCKER_HOST       if a Docker Engine answers here (unix:// or tcp://), it
 #                     is reused; else the default socket is tried, and only
 #                     then do we start dockerd (as root) on the default socket
@@ -33,8 +45,15 @@
 #   PAAS_DOCKER_EXEC_ROOT  dockerd --exec-root (default /var/run/docker)
 #   PAAS_DOCKERD_ARGS      extra dockerd arguments (word-split), e.g.
 #                          "--iptables=false" where netfilter is unavailable
+#   PAAS_DOCKER_ADDRESS_POOL  dockerd --default-address-pool when we start dockerd (default
+#                          base=10.201.0.0/16,size=24: 256 per-app networks)
+#   PAAS_FIREWALL          1 (default): `start firewall` makes the host refuse new connections
+#                          from tenants' bridges (pa-*, pb-*); 0: skip (no netfilter)
+#   PAAS_FIREWALL_CHAIN    the iptables chain for those rules (default PAAS-TENANTS)
 #   PAAS_REGISTRY_PORT     port of the registry on 127.0.0.1 (default 5000)
-#   PAAS_REGISTRY_DATA     registry storage directory (default .run/registry)
+#   PAAS_REGISTRY_DATA     registry storage directory (default PAAS_STATE_DIR/registry)
+#   PAAS_REGISTRY_USERNAME the one registry account, the platform's (default paas)
+#   PAAS_REGISTRY_AUTH     1 (default): htpasswd auth, anonymous pull and push refused; 0: open
 #   PAAS_HTTP_PORT         Traefik's HTTP entrypoint "web" on 127.0.0.1 (default 8080)
 #   PAAS_HTTPS_PORT        Traefik's HTTPS entrypoint "websecure" on 127.0.0.1 (default 8443)
 #   PAAS_TRAEFIK_PORT      Traefik's own entrypoint on 127.0.0.1: /ping and the read-only
@@ -46,8 +65,11 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-RUN="$REPO/.run"
-SERVICES=(consul dockerd registry traefik)
+RUN="${PAAS_RUN_DIR:-$REPO/.run}"
+STATE="${PAAS_STATE_DIR:-$RUN}"
+SECRETS="${PAAS_SECRETS_DIR:-$STATE/secrets}"
+PYTHON="$REPO/.venv/bin/python"
+SERVICES=(consul dockerd firewall registry traefik)
 START_DEADLINE=30   # seconds for a service to become ready
 STOP_DEADLINE=10    # seconds between TERM and KILL
 
@@ -132,6 +154,9 @@ stop_pid() {
   log "stopped $name (pid $pid)"
 }
 
+# ensure_secrets: the secrets directory exists, mode 700.
+ensure_secrets() { (umask 077 && mkdir -p "$SECRETS") && chmod 700 "$SECRETS"; }
+
 record_started() {
   if [ -n "${PAAS_SERVICES_STARTED:-}" ]; then
     printf '%s\n' "$1" >>"$PAAS_SERVICES_STARTED"
@@ -149,12 +174,71 @@ consul_has_leader() {
   [ -n "$leader" ] && [ "$leader" != '""' ]
 }
 
+consul_node() { printf '%s\n' "${PAAS_CONSUL_NODE:-paas}"; }
+
+# consul_acl ADDR [--no-bootstrap]: bootstrap the ACL system once, one policy and token per
+# component (scripts/consul_acl.py, idempotent), then write .run/consul.env.
+consul_acl() {
+  local addr=$1; shift
+  [ -x "$PYTHON" ] || die "$PYTHON missing; run scripts/install.sh"
+  ensure_secrets
+  "$PYTHON" "$REPO/scripts/consul_acl.py" "$addr" "$SECRETS" --kv-prefix "${PAAS_KV_PREFIX:-paas}" \
+    --node "$(consul_node)" "$@" || die "consul: ACL setup failed"
+  consul_write_env "$addr"
+}
+
+# .run/consul.env: where the controller and tests find Consul and the controller's token file
+# (only when the agent has ACLs on: consul_acl.py writes no tokens for a dev agent without them).
+consul_write_env() {
+  local tokens=""
+  [ ! -s "$SECRETS/consul-controller.token" ] || tokens=$SECRETS
+  {
+    printf 'CONSUL_HTTP_ADDR=%s\n' "$1"
+    [ -z "$tokens" ] || printf 'CONSUL_HTTP_TOKEN_FILE=%s\n' "$tokens/consul-controller.token"
+  } >"$RUN/consul.env"
+  printf '%s\n' "$tokens" >"$RUN/consul.tokens"
+}
+
+# The server's configuration: no secrets in it (tokens live in the agent's data directory,
+# acl.enable_token_persistence, and in $SECRETS).
+consul_write_config() {
+  local port=$1 data=$2
+  local ports="http = $port"
+  if [ "$port" != 8500 ]; then
+    ports="$ports, server = $((port + 1)), serf_lan = $((port + 2)), serf_wan = $((port + 3)),"
+    ports="$ports grpc = $((port + 4)), dns = $((port + 5))"
+  fi
+  cat >"$RUN/consul.hcl" <<HCL
+# Generated by scripts/services.sh; rewritten at every start.
+server = true
+bootstrap_expect = 1
+data_dir = "$data"
+node_name = "$(consul_node)"
+bind_addr = "127.0.0.1"
+client_addr = "127.0.0.1"
+ports { $ports }
+disable_update_check = true
+ui = false
+# A single server: elect itself at the fastest timing Consul offers.
+performance { raft_multiplier = 1 }
+acl {
+  enabled = true
+  default_policy = "deny"
+  # Keep the cached policies if the leader is briefly unreachable.
+  down_policy = "extend-cache"
+  # The agent token set through the API (scripts/consul_acl.py) survives restarts.
+  enable_token_persistence = true
+}
+HCL
+}
+
 consul_start() {
   local port addr pid
   port=$(consul_port)
   addr="127.0.0.1:$port"
   if pid=$(pid_of consul); then
     log "consul already running (pid $pid) at $(cat "$RUN/consul.addr")"
+    [ -f "$RUN/consul.env" ] || consul_acl "$(cat "$RUN/consul.addr")"
     return 0
   fi
   rm -f "$RUN/consul.external"
@@ -165,6 +249,7 @@ consul_start() {
       printf '%s\n' "${cand#http://}" >"$RUN/consul.addr"
       printf '%s\n' "$cand" >"$RUN/consul.external"
       log "consul: reusing the agent already answering at $cand (will not stop it)"
+      consul_acl "${cand#http://}" --no-bootstrap
       return 0
     fi
   done
@@ -176,28 +261,26 @@ consul_start() {
   fi
   command -v consul >/dev/null 2>&1 || die "consul not on PATH; run scripts/install.sh"
 
-  local -a ports=()
-  if [ "$port" != 8500 ]; then
-    ports=(-server-port $((port + 1)) -serf-lan-port $((port + 2)) -serf-wan-port $((port + 3))
-           -grpc-port $((port + 4)) -dns-port $((port + 5)))
-  fi
-  # Dev mode: a single in-memory server; nothing is written to disk.
-  CHECKPOINT_DISABLE=1 spawn consul consul agent -dev \
-    -bind 127.0.0.1 -client 127.0.0.1 -http-port "$port" "${ports[@]}" \
-    -hcl 'disable_update_check = true'
+  # A real server (not -dev): everything is written to its data directory and survives a restart.
+  local data=${PAAS_CONSUL_DATA:-$STATE/consul}
+  (umask 077 && mkdir -p "$data")
+  consul_write_config "$port" "$data"
+  CHECKPOINT_DISABLE=1 spawn consul consul agent -config-file "$RUN/consul.hcl"
   wait_ready consul consul_has_leader "$addr"
   printf '%s\n' "$addr" >"$RUN/consul.addr"
   record_started consul
-  log "started consul (pid $(cat "$RUN/consul.pid")) at http://$addr, log $RUN/consul.log"
+  consul_acl "$addr"
+  log "started consul (pid $(cat "$RUN/consul.pid")) at http://$addr, data $data, tokens $SECRETS," \
+    "log $RUN/consul.log"
 }
 
 consul_stop() {
   if [ -f "$RUN/consul.external" ]; then
     log "consul: leaving the reused agent at $(cat "$RUN/consul.external") running"
-    rm -f "$RUN/consul.external" "$RUN/consul.addr"
+    rm -f "$RUN/consul.external" "$RUN/consul.addr" "$RUN/consul.env" "$RUN/consul.tokens"
   fi
   stop_pid consul
-  [ -f "$RUN/consul.pid" ] || rm -f "$RUN/consul.addr"
+  [ -f "$RUN/consul.pid" ] || rm -f "$RUN/consul.addr" "$RUN/consul.env" "$RUN/consul.tokens"
 }
 
 consul_status() {
@@ -240,6 +323,20 @@ docker_ping() {
   [ "$out" = OK ]
 }
 
+docker_address_pool() { printf '%s\n' "${PAAS_DOCKER_ADDRESS_POOL:-base=10.201.0.0/16,size=24}"; }
+
+# docker_check_pools HOST: a reused engine keeps its own address pools; say so if it has only
+# Docker's defaults (too few networks for one per app).
+docker_check_pools() {
+  local pools
+  command -v docker >/dev/null 2>&1 || return 0
+  pools=$(docker -H "$1" info --format '{{json .DefaultAddressPools}}' 2>/dev/null || true)
+  if [ -z "$pools" ] || [ "$pools" = null ] || [ "$pools" = '[]' ]; then
+    log "dockerd: the reused engine uses Docker's default address pools (about 30 networks);" \
+      "start it with --default-address-pool $(docker_address_pool) for one network per app"
+  fi
+}
+
 dockerd_start() {
   local pid host=$DOCKER_DEFAULT_HOST
   if pid=$(pid_of dockerd); then
@@ -253,6 +350,7 @@ dockerd_start() {
       printf '%s\n' "$cand" >"$RUN/dockerd.addr"
       printf '%s\n' "$cand" >"$RUN/dockerd.external"
       log "dockerd: reusing the Docker Engine already answering at $cand (will not stop it)"
+      docker_check_pools "$cand"
       return 0
     fi
   done
@@ -271,8 +369,9 @@ dockerd_start() {
   # The socket path is dockerd's default; a stale socket file from a killed
   # daemon is replaced by dockerd itself. Its own pidfile goes in .run so it
   # never clashes with a system dockerd's /var/run/docker.pid.
+  # Every app gets its own bridge network: Docker's built-in pools hold only about 30.
   spawn dockerd dockerd --host "$host" --data-root "$data" --exec-root "$exec_root" \
-    --pidfile "$RUN/dockerd.daemon.pid" "${extra[@]}"
+    --pidfile "$RUN/dockerd.daemon.pid" --default-address-pool "$(docker_address_pool)" "${extra[@]}"
   printf '%s\n' "$exec_root" >"$RUN/dockerd.execroot"
   wait_ready dockerd docker_ping "$host"
   printf '%s\n' "$host" >"$RUN/dockerd.addr"
@@ -328,14 +427,152 @@ dockerd_status() {
   fi
 }
 
+# ---------------------------------------------------------------- firewall
+# Tenants' containers (per-app bridges pa-*, the build bridge pb-*: paas/config.py
+# APP_BRIDGE_PREFIX, BUILD_BRIDGE_PREFIX) must not open connections to the host itself: its
+# Consul, registry, controller, router and sshd listen on loopback, but a container can address
+# the host on its bridge's gateway IP or any other host address, which arrives on INPUT.
+# Replies to connections the host opened (Consul's health checks, Traefik) are ESTABLISHED and
+# pass. DNS needs no exception: on user-defined networks Docker's embedded resolver (127.0.0.11)
+# lives in the container's own namespace and forwards from there (FORWARD, not INPUT).
+# One dedicated chain, loaded atomically (iptables-restore --noflush) and jumped to once from
+# INPUT; `stop firewall` removes it only if this run directory installed it.
+TENANT_BRIDGES=(pa- pb-)
+firewall_chain() { printf '%s\n' "${PAAS_FIREWALL_CHAIN:-PAAS-TENANTS}"; }
+firewall_enabled() { [ "${PAAS_FIREWALL:-1}" != 0 ]; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# The tools of each address family present on this host.
+firewall_tools() {
+  local t
+  for t in iptables ip6tables; do
+    if command -v "$t" >/dev/null 2>&1 && command -v "$t-restore" >/dev/null 2>&1; then
+      printf '%s\n' "$t"
+    fi
+  done
+}
+
+# firewall_rules TOOL: the chain in iptables-restore syntax (a pure function of the settings).
+firewall_rules() {
+  local tool=$1 chain prefix unreachable=icmp-port-unreachable
+  chain=$(firewall_chain)
+  [ "$tool" = iptables ] || unreachable=icmp6-port-unreachable
+  printf '*filter\n:%s - [0:0]\n' "$chain"
+  printf -- '-A %s -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN\n' "$chain"
+  for prefix in "${TENANT_BRIDGES[@]}"; do
+    # REJECT, not DROP: a build step that tries the host fails at once with "connection refused".
+    printf -- '-A %s -i %s+ -p tcp -j REJECT --reject-with tcp-reset\n' "$chain" "$prefix"
+    printf -- '-A %s -i %s+ -j REJECT --reject-with %s\n' "$chain" "$prefix" "$unreachable"
+  done
+  printf 'COMMIT\n'
+}
+
+firewall_installed() {
+  local tool=$1
+  as_root "$tool" -n -L "$(firewall_chain)" >/dev/null 2>&1 &&
+    as_root "$tool" -C INPUT -j "$(firewall_chain)" 2>/dev/null
+}
+
+firewall_start() {
+  firewall_enabled || { log "firewall: PAAS_FIREWALL=0: tenants' containers may connect to the host"; return 0; }
+  local chain tool fresh=0
+  local -a tools
+  chain=$(firewall_chain)
+  mapfile -t tools < <(firewall_tools)
+  [ "${#tools[@]}" -gt 0 ] || die "firewall: iptables missing; run scripts/install.sh (or PAAS_FIREWALL=0)"
+  for tool in "${tools[@]}"; do
+    as_root "$tool" -n -L "$chain" >/dev/null 2>&1 || fresh=1
+    # Reloaded every time (atomically), so a changed rule set replaces the old one.
+    firewall_rules "$tool" | as_root "$tool-restore" --noflush ||
+      die "firewall: $tool-restore failed (no netfilter here? set PAAS_FIREWALL=0)"
+    as_root "$tool" -C INPUT -j "$chain" 2>/dev/null || as_root "$tool" -I INPUT 1 -j "$chain"
+  done
+  if [ "$fresh" = 1 ]; then
+    : >"$RUN/firewall.installed"
+    record_started firewall
+    log "firewall: installed chain $chain (${tools[*]}): new connections from ${TENANT_BRIDGES[*]/%/*} to the host are refused"
+  else
+    log "firewall: chain $chain already present (${tools[*]}); rules refreshed, left in place on stop"
+  fi
+}
+
+firewall_stop() {
+  [ -f "$RUN/firewall.installed" ] || return 0
+  local chain tool
+  chain=$(firewall_chain)
+  for tool in $(firewall_tools); do
+    while as_root "$tool" -C INPUT -j "$chain" 2>/dev/null; do as_root "$tool" -D INPUT -j "$chain"; done
+    if as_root "$tool" -n -L "$chain" >/dev/null 2>&1; then
+      as_root "$tool" -F "$chain" && as_root "$tool" -X "$chain"
+    fi
+  done
+  rm -f "$RUN/firewall.installed"
+  log "firewall: removed chain $chain"
+}
+
+firewall_status() {
+  firewall_enabled || { log "firewall: disabled (PAAS_FIREWALL=0)"; return 0; }
+  local tool rc=0
+  for tool in $(firewall_tools); do
+    if firewall_installed "$tool"; then
+      log "firewall: $tool chain $(firewall_chain) installed"
+    else
+      log "firewall: $tool chain $(firewall_chain) missing"; rc=3
+    fi
+  done
+  return "$rc"
+}
+
 # ---------------------------------------------------------------- registry
 # Debian's docker-registry (CNCF distribution 2.8), plain HTTP on loopback:
 # Docker treats 127.0.0.0/8 registries as insecure by default, so no daemon
 # flag is needed to push to 127.0.0.1:PORT.
 registry_port() { printf '%s\n' "${PAAS_REGISTRY_PORT:-5000}"; }
 
-# registry_ok ADDR: the Registry API v2 base endpoint answers 200.
-registry_ok() { http_get -o /dev/null "http://$1/v2/"; }
+# registry_ok ADDR: the Registry API v2 base endpoint answers, open (200) or asking for
+# credentials (401 with the registry's API version header).
+registry_ok() {
+  local headers
+  headers=$(curl -sS --max-time 2 --noproxy '*' -o /dev/null -D - "http://$1/v2/" 2>/dev/null) || return 1
+  [[ $headers =~ ^HTTP/[0-9.]+\ (200|401) ]] && grep -qi '^docker-distribution-api-version: registry/2' <<<"$headers"
+}
+
+registry_user() { printf '%s\n' "${PAAS_REGISTRY_USERNAME:-paas}"; }
+registry_auth() { [ "${PAAS_REGISTRY_AUTH:-1}" != 0 ]; }
+
+# The platform's registry account: a random password (created once, kept across runs) and the
+# registry's htpasswd file (bcrypt, the only scheme distribution accepts), both mode 600.
+registry_credentials() {
+  ensure_secrets
+  local pw="$SECRETS/registry-password" htp="$SECRETS/registry.htpasswd"
+  if [ ! -s "$pw" ]; then
+    (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$pw.tmp" && mv "$pw.tmp" "$pw")
+  fi
+  [ -x "$PYTHON" ] || die "$PYTHON missing; run scripts/install.sh"
+  # Rewritten at every start (the user name may change); the password arrives on stdin only.
+  (umask 077 && "$PYTHON" -c '
+import sys, bcrypt
+user, password = sys.argv[1], sys.stdin.buffer.read().strip()
+print(user + ":" + bcrypt.hashpw(password, bcrypt.gensalt(prefix=b"2a")).decode())
+' "$(registry_user)" <"$pw" >"$htp.tmp" && mv "$htp.tmp" "$htp")
+}
+
+# .run/registry.env: the registry and, when it wants them, the platform's credentials.
+registry_write_env() {
+  local addr=$1 with_auth=$2
+  {
+    printf 'PAAS_REGISTRY=%s\n' "$addr"
+    if [ "$with_auth" = 1 ]; then
+      printf 'PAAS_REGISTRY_USERNAME=%s\n' "$(registry_user)"
+      printf 'PAAS_REGISTRY_PASSWORD_FILE=%s\n' "$SECRETS/registry-password"
+    fi
+  } >"$RUN/registry.env"
+}
+
+# registry_wants_auth ADDR: anonymous /v2/ is refused.
+registry_wants_auth() {
+  [ "$(curl -s --max-time 2 --noproxy '*' -o /dev/null -w '%{http_code}' "http://$1/v2/")" = 401 ]
+}
 
 registry_start() {
   local port addr pid
@@ -349,6 +586,13 @@ registry_start() {
   if registry_ok "$addr"; then
     printf '%s\n' "$addr" >"$RUN/registry.addr"
     printf '%s\n' "$addr" >"$RUN/registry.external"
+    if registry_wants_auth "$addr"; then
+      [ -s "$SECRETS/registry-password" ] ||
+        die "the registry at $addr wants credentials, but $SECRETS/registry-password is missing"
+      registry_write_env "$addr" 1
+    else
+      registry_write_env "$addr" 0
+    fi
     log "registry: reusing the registry already answering at http://$addr (will not stop it)"
     return 0
   fi
@@ -356,13 +600,26 @@ registry_start() {
     die "something that is not a registry already listens on $addr; set PAAS_REGISTRY_PORT"
   fi
   command -v docker-registry >/dev/null 2>&1 || die "docker-registry not on PATH; run scripts/install.sh"
-  local data=${PAAS_REGISTRY_DATA:-$RUN/registry}
-  mkdir -p "$data"
+  local data=${PAAS_REGISTRY_DATA:-$STATE/registry}
+  (umask 077 && mkdir -p "$data")
+  # Only the platform pushes and pulls: builds and apps never hold these credentials.
+  local auth="" with_auth=0
+  if registry_auth; then
+    registry_credentials
+    with_auth=1
+    auth="auth:
+  htpasswd:
+    realm: paas-registry
+    path: $SECRETS/registry.htpasswd"
+  else
+    log "registry: PAAS_REGISTRY_AUTH=0: anyone on this host may pull and push"
+  fi
   # http.secret only signs upload state between registry replicas; a fresh
   # one per start is fine for a single instance and silences a warning.
   local secret
   secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  cat >"$RUN/registry.yml" <<YAML
+  rm -f "$RUN/registry.yml"
+  (umask 077 && cat >"$RUN/registry.yml") <<YAML
 # Generated by scripts/services.sh; rewritten at every start.
 version: 0.1
 log:
@@ -385,11 +642,13 @@ http:
 health:
   storagedriver:
     enabled: false
+$auth
 YAML
   chmod 600 "$RUN/registry.yml"
   spawn registry docker-registry serve "$RUN/registry.yml"
   wait_ready registry registry_ok "$addr"
   printf '%s\n' "$addr" >"$RUN/registry.addr"
+  registry_write_env "$addr" "$with_auth"
   record_started registry
   log "started registry (pid $(cat "$RUN/registry.pid")) at http://$addr, data $data, log $RUN/registry.log"
 }
@@ -397,10 +656,10 @@ YAML
 registry_stop() {
   if [ -f "$RUN/registry.external" ]; then
     log "registry: leaving the reused registry at $(cat "$RUN/registry.external") running"
-    rm -f "$RUN/registry.external" "$RUN/registry.addr"
+    rm -f "$RUN/registry.external" "$RUN/registry.addr" "$RUN/registry.env"
   fi
   stop_pid registry
-  [ -f "$RUN/registry.pid" ] || rm -f "$RUN/registry.addr"
+  [ -f "$RUN/registry.pid" ] || rm -f "$RUN/registry.addr" "$RUN/registry.env"
 }
 
 registry_status() {
