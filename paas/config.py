@@ -118,7 +118,7 @@ class Settings:
     def from_env(cls) -> Settings:
         return cls(
             consul_addr=_env("CONSUL_HTTP_ADDR", cls.consul_addr),
-            consul_token=os.environ.get("CONSUL_HTTP_TOKEN") or None,
+            consul_token=_secret("CONSUL_HTTP_TOKEN"),  # or CONSUL_HTTP_TOKEN_FILE (HashiCorp's name)
             kv_prefix=_env("PAAS_KV_PREFIX", cls.kv_prefix).strip("/"),
             bind=_env("PAAS_BIND", cls.bind),
             workers=int(_env("PAAS_WORKERS", str(cls.workers))),
