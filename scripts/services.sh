@@ -580,6 +580,13 @@ registry_start() {
   addr="127.0.0.1:$port"
   if pid=$(pid_of registry); then
     log "registry already running (pid $pid) at $(cat "$RUN/registry.addr")"
+    if [ ! -f "$RUN/registry.env" ]; then
+      if registry_wants_auth "$(cat "$RUN/registry.addr")"; then
+        registry_write_env "$(cat "$RUN/registry.addr")" 1
+      else
+        registry_write_env "$(cat "$RUN/registry.addr")" 0
+      fi
+    fi
     return 0
   fi
   rm -f "$RUN/registry.external"
@@ -743,9 +750,17 @@ traefik_start() {
   done
   [ -x "$TRAEFIK_BIN" ] || die "$TRAEFIK_BIN missing; run scripts/install.sh"
   consul=$(traefik_consul_addr)
-  local token_line=""
-  # The ACL token, if any, goes into the file (mode 600), never onto the command line.
-  [ -z "${CONSUL_HTTP_TOKEN:-}" ] || token_line="      token: \"$CONSUL_HTTP_TOKEN\""
+  local token_line="" token="" tokens
+  # The router's own ACL token (catalog read only, scripts/consul_acl.py) when our Consul has
+  # ACLs on, else CONSUL_HTTP_TOKEN if set. It goes into the file (mode 600), never onto the
+  # command line.
+  tokens=$(cat "$RUN/consul.tokens" 2>/dev/null || true)
+  if [ -n "$tokens" ] && [ -s "$tokens/consul-router.token" ]; then
+    token=$(cat "$tokens/consul-router.token")
+  else
+    token=${CONSUL_HTTP_TOKEN:-}
+  fi
+  [ -z "$token" ] || token_line="      token: \"$token\""
   # Static configuration; routes change only through the two providers. Mode 600 from the
   # start: it may hold the Consul token. aliasHeadersStrategy=delete: apps are often WSGI/CGI
   # servers, which read X_Forwarded_For as X-Forwarded-For; such spoofable aliases are dropped.

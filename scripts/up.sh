@@ -6,34 +6,46 @@
 #   scripts/down.sh        stops it all again
 #
 # The controller runs detached; pid in .run/controller.pid, log in
-# .run/controller.log.
+# .run/controller.log (PAAS_RUN_DIR moves .run).
+#
+# Durable state lives in PAAS_STATE_DIR (default /var/lib/paas) and survives down.sh, crashes
+# and reboots: consul/ (Consul's data: users, apps, releases, keys, API and ACL tokens),
+# registry/ (images), secrets/ (root-only: Consul ACL tokens, the registry password), gateway/
+# (the SSH gateway's host key, token and git repos). A second up.sh reuses all of it.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
-# Helpers (spawn, wait_ready, pid_of, log, die) and RUN=.run.
+export PAAS_STATE_DIR="${PAAS_STATE_DIR:-/var/lib/paas}"
+# Helpers (spawn, wait_ready, pid_of, log, die), RUN, STATE and SECRETS.
 LOG_TAG=up
 # shellcheck source=scripts/services.sh
 source "$REPO/scripts/services.sh"
 
 BIND="${PAAS_BIND:-127.0.0.1:8000}"
 # The SSH gateway: sshd refuses its key command under world-writable paths, hence /var/lib.
-GATEWAY_DIR="${PAAS_GATEWAY_DIR:-/var/lib/paas/gateway}"
+GATEWAY_DIR="${PAAS_GATEWAY_DIR:-$STATE/gateway}"
 SSH_PORT="${PAAS_SSH_PORT:-2222}"
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 bash scripts/install.sh
+# The state directory itself stays traversable (the gateway's files live under it); what is
+# secret sits in mode-700 directories below it.
+as_root install -d -o root -g root -m 0755 "$STATE"
 bash scripts/services.sh start
 
-CONSUL_HTTP_ADDR=$(cat "$RUN/consul.addr")
-DOCKER_HOST=$(cat "$RUN/dockerd.addr")
-PAAS_REGISTRY=$(cat "$RUN/registry.addr")
-export CONSUL_HTTP_ADDR DOCKER_HOST PAAS_REGISTRY
-# The router (Traefik): PAAS_HTTP_PORT, PAAS_HTTPS_PORT, PAAS_ROUTER_DIR, for the controller.
+# Consul (CONSUL_HTTP_ADDR and the controller's CONSUL_HTTP_TOKEN_FILE), the registry
+# (PAAS_REGISTRY, PAAS_REGISTRY_USERNAME, PAAS_REGISTRY_PASSWORD_FILE) and the router
+# (PAAS_HTTP_PORT, PAAS_HTTPS_PORT, PAAS_ROUTER_DIR), for the controller.
 set -a
+# shellcheck source=/dev/null
+. "$RUN/consul.env"
+# shellcheck source=/dev/null
+. "$RUN/registry.env"
 # shellcheck source=/dev/null
 . "$RUN/traefik.env"
 set +a
+DOCKER_HOST=$(cat "$RUN/dockerd.addr")
+export DOCKER_HOST
 _np="${NO_PROXY:-${no_proxy:-}}"
 export NO_PROXY="${_np:+$_np,}127.0.0.1,localhost,::1"
 export no_proxy="$NO_PROXY"
@@ -64,6 +76,8 @@ else
   log "started controller (pid $(cat "$RUN/controller.pid")) at http://$BIND, log $RUN/controller.log"
 fi
 
+# The gateway never talks to Consul or the registry: it gets none of their credentials.
+unset CONSUL_HTTP_TOKEN_FILE PAAS_REGISTRY_PASSWORD_FILE
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 if pid=$(pid_of gateway); then
   log "SSH gateway already running (pid $pid) on port $SSH_PORT"
@@ -81,7 +95,8 @@ The platform is up.
   API:     http://$BIND   (health: http://$BIND/healthz)
   Consul:  http://$CONSUL_HTTP_ADDR
   Docker:  $DOCKER_HOST
-  Registry: http://$PAAS_REGISTRY
+  Registry: http://$PAAS_REGISTRY  (only the platform's account pushes and pulls)
+  State:   $STATE  (secrets, root only: $SECRETS)
   Git:     ssh://git@127.0.0.1:$SSH_PORT/APP.git  (git push paas main)
   Router:  http://127.0.0.1:$PAAS_HTTP_PORT  https://127.0.0.1:$PAAS_HTTPS_PORT  (apps at APP.${PAAS_DOMAIN:-paas.test})
   Logs:    $RUN/*.log

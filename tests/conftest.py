@@ -50,6 +50,11 @@ def consul_addr() -> str:
         leader = ""
     if not leader:
         pytest.fail(f"Consul is not reachable at {addr}: run the tests with scripts/test.sh, which starts it")
+    # With ACLs on (scripts/services.sh), the run needs the controller's token in CONSUL_HTTP_TOKEN.
+    probe = harness.consul_session().get(f"{url}/v1/kv/paas-test-probe", timeout=2)
+    if probe.status_code == 403:
+        pytest.fail(f"Consul at {addr} refuses this run's token (CONSUL_HTTP_TOKEN): run the tests with "
+                    "scripts/test.sh, which exports the controller's token")
     return addr
 
 

@@ -1,9 +1,11 @@
 """Start the platform's own processes for tests and benchmarks: the controller and the SSH gateway.
-(Consul, Docker and the registry are started by scripts/services.sh.)"""
+(Consul, Docker and the registry are started by scripts/services.sh; `PrivateServices` runs a
+second, private set of them through that script, in its own run directory and on its own ports.)"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -16,6 +18,11 @@ from paas.router.client import wait_for
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 GATEWAY_SCRIPT = REPO / "scripts" / "gateway.sh"
+SERVICES_SCRIPT = REPO / "scripts" / "services.sh"
+# What a private scripts/services.sh must not inherit from the test run: the shared services'
+# addresses (it would reuse them) and scripts/test.sh's list of services to stop at its end.
+SHARED_SERVICE_ENV = ("CONSUL_HTTP_ADDR", "CONSUL_HTTP_TOKEN", "CONSUL_HTTP_TOKEN_FILE", "PAAS_SERVICES_STARTED",
+                      "PAAS_REGISTRY", "PAAS_ROUTER_DIR", "PAAS_HTTP_PORT", "PAAS_HTTPS_PORT")
 
 
 def free_port() -> int:
@@ -24,19 +31,72 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_port_block(count: int, low: int = 20000, high: int = 40000) -> int:
+    """The first of `count` consecutive free loopback ports (a Consul agent uses PORT..PORT+5)."""
+    for start in range(low + secrets.randbelow(1000) * 10, high, 10):
+        try:
+            for port in range(start, start + count):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return start
+    raise RuntimeError(f"no {count} consecutive free ports in {low}..{high}")
+
+
+def consul_session(token: str | None = None) -> requests.Session:
+    """Raw HTTP to Consul as the test run's token (CONSUL_HTTP_TOKEN) or `token`; "" is anonymous."""
+    http = requests.Session()
+    http.trust_env = False  # loopback: never through a proxy
+    token = os.environ.get("CONSUL_HTTP_TOKEN", "") if token is None else token
+    if token:
+        http.headers["X-Consul-Token"] = token
+    return http
+
+
+class PrivateServices:
+    """scripts/services.sh with its own PAAS_RUN_DIR (state, secrets) and ports: never the shared ones."""
+
+    def __init__(self, run_dir: Path, **env: str):
+        self.run_dir = run_dir
+        clean = {k: v for k, v in os.environ.items() if k not in SHARED_SERVICE_ENV}
+        self.env = {**clean, "PAAS_RUN_DIR": str(run_dir), **env}
+
+    def __call__(self, action: str, *names: str) -> subprocess.CompletedProcess:
+        done = subprocess.run(["bash", str(SERVICES_SCRIPT), action, *names], env=self.env,
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode != 0 and action != "status":
+            raise RuntimeError(f"services.sh {action} {' '.join(names)} failed: {done.stdout}{done.stderr}")
+        return done
+
+    @property
+    def secrets(self) -> Path:
+        return Path(self.env.get("PAAS_SECRETS_DIR") or Path(self.env.get("PAAS_STATE_DIR") or self.run_dir) / "secrets")
+
+    def token(self, component: str) -> str:
+        """A Consul ACL token scripts/consul_acl.py wrote: management, controller, router, agent."""
+        return (self.secrets / f"consul-{component}.token").read_text().strip()
+
+    def addr(self, service: str) -> str:
+        return (self.run_dir / f"{service}.addr").read_text().strip()
+
+
 def _exited(proc: subprocess.Popen, log: Path, name: str) -> None:
     if proc.poll() is not None:
         raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
 
 
-def start_controller(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
-    """`paas-controller` on a free loopback port with `env` added; returns once /healthz answers."""
+def start_controller(env: dict[str, str], log: Path, unset: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """`paas-controller` on a free loopback port with `env` added and the variables in `unset` removed
+    from this process's environment (which it inherits otherwise, CONSUL_HTTP_TOKEN included);
+    returns once /healthz answers."""
     port = free_port()
     # A test controller never replaces the platform's route (paas.<domain>) to the real one.
     env = {"PAAS_CONTROLLER_ROUTE": "0", **env}
+    inherited = {k: v for k, v in os.environ.items() if k not in unset}
     with open(log, "wb") as out:
         proc = subprocess.Popen([str(BIN / "paas-controller"), "--bind", f"127.0.0.1:{port}"],
-                                env={**os.environ, **env}, stdout=out, stderr=out, start_new_session=True)
+                                env={**inherited, **env}, stdout=out, stderr=out, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
 
     def healthy() -> bool:
