@@ -85,6 +85,13 @@ class Settings:
     # The unprivileged user app, one-off and build containers run as when the image names no
     # non-root user of its own (uid:gid; never 0).
     app_user: str = "10001:10001"
+    # App and one-off containers: at most this many processes/threads each (a fork bomb stops here).
+    pids_limit: int = 512
+    # A one-off run (`paas run`) is killed and removed after this many seconds.
+    run_timeout: float = 3600.0
+    # Nomad: the group network mode of every app job (e.g. "cni/paas-apps"); unset: the docker
+    # driver's default network. docs/nomad.md says what isolates apps on a cluster.
+    nomad_network_mode: str | None = None
     registry_username: str | None = None
     registry_password: str | None = None
     scheduler: str = "docker"
@@ -141,6 +148,9 @@ class Settings:
             default_memory=_env("PAAS_DEFAULT_MEMORY", cls.default_memory),
             default_cpu=float(_env("PAAS_DEFAULT_CPU", str(cls.default_cpu))),
             app_user=_env("PAAS_APP_USER", cls.app_user),
+            pids_limit=int(_env("PAAS_PIDS_LIMIT", str(cls.pids_limit))),
+            run_timeout=float(_env("PAAS_RUN_TIMEOUT", str(cls.run_timeout))),
+            nomad_network_mode=os.environ.get("PAAS_NOMAD_NETWORK_MODE") or None,
             registry_username=os.environ.get("PAAS_REGISTRY_USERNAME") or None,
             registry_password=_secret("PAAS_REGISTRY_PASSWORD"),
             scheduler=_env("PAAS_SCHEDULER", cls.scheduler),

@@ -41,7 +41,8 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> int:
     try:
         with client.stream("GET", api_path("apps", app, "logs"), params=params, accept="text/plain") as response:
             for line in iter_lines(response):
-                print(line, flush=True)
+                if line:  # empty lines are the controller's keep-alives while the app is quiet
+                    print(line, flush=True)
     except KeyboardInterrupt:
         # Ctrl-C is how a followed log ends.
         return 0

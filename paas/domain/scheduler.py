@@ -7,6 +7,7 @@ healthy_deadline fails the deployment: canaries go, the old release keeps servin
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
@@ -164,8 +165,14 @@ class Scheduler(Protocol):
 
     def instances(self, app: str) -> list[Instance]: ...
 
-    def logs(self, app: str, process_type: str | None, tail: int, follow: bool) -> Iterator[str]: ...
+    def logs(self, app: str, process_type: str | None, tail: int, follow: bool) -> Iterator[str]:
+        """Log lines; when followed, also "" after a while of quiet (a keep-alive: the caller
+        learns that its client left only when it writes). Closing the iterator ends the follow
+        and its readers."""
+        ...
 
-    def run(self, plan: AppPlan, command: str, sink: LogSink) -> int:
-        """A one-off container of the release with its config; output to sink; the exit code."""
+    def run(self, plan: AppPlan, command: str, sink: LogSink, cancel: threading.Event | None = None) -> int:
+        """A one-off container of the release with its config; output to sink; the exit code.
+        Killed and removed when `cancel` is set (the client went away) or after PAAS_RUN_TIMEOUT
+        (then a PaasError says so)."""
         ...

@@ -6,9 +6,12 @@ per app in Consul KV (the current deployment and its plan), so a restarted contr
 
 from __future__ import annotations
 
+import io
+import logging
 import queue
 import secrets
 import socket
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +25,7 @@ from docker.models.containers import Container
 
 from paas.config import Settings
 from paas.domain.clock import now_iso
-from paas.domain.errors import NotFound, SchedulerUnavailable, ValidationError
+from paas.domain.errors import NotFound, PaasError, SchedulerUnavailable, ValidationError
 from paas.domain.scheduler import (
     CONTAINER_PORT,
     FAILED,
@@ -48,8 +51,18 @@ from paas.router.tags import (
 )
 from paas.store.kv import ConsulKV, Op
 
-LABEL = "paas"
+from . import docker_spec
+from .docker_spec import LABEL, Limits
+
 CHECK_INTERVAL = "500ms"
+# A followed log stream yields "" this often when nothing was written: the API turns it into a
+# keep-alive write, which is how it notices a client that went away (paas/api/streaming.py).
+HEARTBEAT = 1.0
+log = logging.getLogger(__name__)
+
+
+class RunTimedOut(PaasError):
+    """A one-off run outlived PAAS_RUN_TIMEOUT and was killed."""
 
 
 def _labels(container: Container) -> dict[str, str]:
@@ -95,6 +108,9 @@ class DockerScheduler:
         # When each instance was first seen passing; lost on restart, which only delays promotion.
         self._passing_since: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._users: dict[str, str] = {}  # image id -> the user its containers run as
+        self.limits = Limits(user=settings.app_user, memory=settings.default_memory, cpu=settings.default_cpu,
+                             pids=settings.pids_limit)
 
     @property
     def client(self) -> docker.DockerClient:
@@ -129,23 +145,13 @@ class DockerScheduler:
 
     def _start(self, plan: AppPlan, process: ProcessPlan, deployment_id: str, canary: bool) -> Container:
         name = f"paas-{plan.app}-{process.type}-v{plan.release}-{secrets.token_hex(3)}"
-        env = {**plan.env, "PORT": str(CONTAINER_PORT), "PAAS_APP": plan.app,
-               "PAAS_RELEASE": f"v{plan.release}", "PAAS_PROCESS_TYPE": process.type}
-        host_port = _free_port() if process.is_web else None
-        labels = {f"{LABEL}.app": plan.app, f"{LABEL}.role": "instance", f"{LABEL}.platform": self.platform,
-                  f"{LABEL}.release": str(plan.release),
-                  f"{LABEL}.type": process.type, f"{LABEL}.deployment": deployment_id,
-                  f"{LABEL}.port": str(host_port or ""), f"{LABEL}.restart-token": plan.restart_token or ""}
         image = self._ensure_image(plan.image)
-        kwargs = self._command(image, process.command)
-        container = self.client.containers.run(
-            plan.image, name=name, detach=True, environment=env, labels=labels,
-            ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", host_port)} if host_port else {},
-            restart_policy={"Name": "on-failure", "MaximumRetryCount": 0},
-            mem_limit=_docker_memory(process.memory), nano_cpus=int(process.cpu * 1e9) if process.cpu else None,
-            stop_signal="SIGTERM", log_config={"Type": "json-file", "Config": {"max-size": "10m", "max-file": "2"}},
-            **kwargs,
-        )
+        network = self._ensure_network(plan.app)
+        spec = docker_spec.instance_spec(
+            plan, process, platform=self.platform, name=name, deployment_id=deployment_id,
+            host_port=_free_port() if process.is_web else None, network=network,
+            user=self._user(image), launcher=_launcher(image), limits=self.limits)
+        container = self.client.containers.run(**spec)
         self._register(container, plan, process, canary)
         return container
 
@@ -153,17 +159,88 @@ class DockerScheduler:
         try:
             return self.client.images.get(image)
         except docker.errors.ImageNotFound:
-            return self.client.images.pull(image)
+            auth = None
+            if self.settings.registry_username and self.settings.registry_password:
+                # Only the platform pulls from its registry (htpasswd); the SDK hands these to
+                # dockerd (X-Registry-Auth), never to a container, a label or a log line.
+                auth = {"username": self.settings.registry_username, "password": self.settings.registry_password}
+            return self.client.images.pull(image, auth_config=auth)
 
-    @staticmethod
-    def _command(image, command: str) -> dict:
-        """Buildpack images run commands through their launcher (.profile.d, $PORT); other images
-        run a Procfile command through /bin/sh, or their own CMD when there is none."""
-        if not command:
-            return {}
-        if (image.labels or {}).get("paas.launcher"):
-            return {"command": [command]}
-        return {"entrypoint": ["/bin/sh", "-c"], "command": [command]}
+    def _user(self, image) -> str:
+        """The image's non-root USER, else PAAS_APP_USER (docker_spec.run_user); a named USER is
+        resolved through the image's own /etc/passwd and /etc/group, once per image."""
+        cached = self._users.get(image.id)
+        if cached is not None:
+            return cached
+        configured = (image.attrs.get("Config") or {}).get("User") or ""
+        passwd = group = ""
+        if configured and not all(part.isdigit() for part in configured.split(":")):
+            passwd, group = self._read_files(image, "/etc/passwd", "/etc/group")
+        user = docker_spec.run_user(configured, self.settings.app_user, passwd, group)
+        self._users[image.id] = user
+        return user
+
+    def _read_files(self, image, *paths: str) -> list[str]:
+        """Regular files of an image, read through a created (never started) container; a
+        symlink or anything else reads as empty (and so names no user)."""
+        container = self.client.containers.create(
+            image.id, command=["true"], entrypoint=[], network_mode="none",
+            labels={f"{LABEL}.platform": self.platform, f"{LABEL}.role": "probe"})
+        try:
+            texts = []
+            for path in paths:
+                try:
+                    chunks, _ = container.get_archive(path)
+                except docker.errors.NotFound:
+                    texts.append("")
+                    continue
+                with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
+                    member = next(iter(tar.getmembers()), None)
+                    handle = tar.extractfile(member) if member is not None and member.isreg() else None
+                    texts.append(handle.read(1024 * 1024).decode("utf-8", "replace") if handle else "")
+            return texts
+        finally:
+            container.remove(force=True)
+
+    # ------------------------------------------------------------------ networks
+    def _network_filters(self, app: str | None = None) -> dict:
+        labels = [f"{LABEL}.platform={self.platform}", f"{LABEL}.role=network"]
+        return {"label": labels + ([f"{LABEL}.app={app}"] if app else [])}
+
+    def _app_networks(self, app: str) -> list:
+        name = docker_spec.network_name(self.platform, app)
+        return [n for n in self.client.networks.list(names=[name], filters=self._network_filters(app))
+                if n.name == name]
+
+    def _ensure_network(self, app: str) -> str:
+        """The id of the app's own bridge network, created at its first container. Two controller
+        workers may create it at once ("already exists" is success; Docker 20.10 may even keep
+        both): all then use the same one (docker_spec.winner) and drop the other."""
+        found = self._app_networks(app)
+        if not found:
+            try:
+                self.client.networks.create(**docker_spec.network_spec(self.platform, app))
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409 and "already exists" not in str(exc):
+                    raise
+            found = self._app_networks(app)
+            if not found:
+                raise SchedulerUnavailable(f"Docker scheduler: the network of {app} vanished while it was created")
+        keep = docker_spec.winner([n.id for n in found])
+        for network in found:
+            if network.id != keep:
+                try:
+                    network.remove()
+                except docker.errors.APIError:
+                    pass  # the other worker removed it first, or put a container on it: harmless
+        return keep
+
+    def _remove_networks(self, app: str) -> None:
+        for network in self.client.networks.list(filters=self._network_filters(app)):
+            try:
+                network.remove()
+            except docker.errors.NotFound:
+                pass
 
     def _tags(self, plan: AppPlan, canary: bool) -> list[str]:
         if canary:
@@ -395,30 +472,51 @@ class DockerScheduler:
         for container in orphans:
             self._deregister(container)
         self._stop(orphans + extra, plan.update.stop_timeout)
+        self._expire_runs(plan.app)
 
     def scale(self, plan: AppPlan) -> None:
         self.reconcile(plan)
 
     def destroy(self, app: str) -> None:
         # Twice, a moment apart: a supervisor step that began before the app's keys were deleted
-        # may still start or register an instance; the second pass removes it.
+        # may still start or register an instance; the second pass removes it. Everything here is
+        # this platform's only: containers by label, registrations by Meta platform.
         for attempt in range(2):
             containers = self.containers(app)
             for container in containers:
                 self._deregister(container)
-            self._stop(containers, 5)
+            self._stop(containers + self._runs(app), 5)
             for service_id, service in self.agent.agent.services().items():
                 meta = service.get("Meta") or {}
                 if meta.get("app") == app and meta.get("platform") == self.platform:
                     self.agent.agent.service.deregister(service_id)
             if attempt == 0:
                 time.sleep(0.5)
+        self._remove_networks(app)  # after its containers: Docker refuses to remove a network in use
         self.kv.txn([Op.delete(self._record_key(app))])
 
+    def _runs(self, app: str) -> list[Container]:
+        return self.client.containers.list(all=True, filters={"label": [
+            f"{LABEL}.app={app}", f"{LABEL}.role=run", f"{LABEL}.platform={self.platform}"]})
+
+    def _expire_runs(self, app: str) -> None:
+        """One-off runs past their deadline whose controller is gone (killed, restarted): the
+        controller that ran them would have killed them itself."""
+        now = time.time()
+        for container in self._runs(app):
+            deadline = _labels(container).get(f"{LABEL}.deadline", "")
+            if deadline.replace(".", "", 1).isdigit() and float(deadline) + 10 < now:
+                log.info("docker scheduler: removing one-off run %s past its deadline", container.name)
+                self._stop([container], 1)
+
     def apps(self) -> set[str]:
-        found = self.client.containers.list(
-            all=True, filters={"label": [f"{LABEL}.role=instance", f"{LABEL}.platform={self.platform}"]})
-        return {_labels(c).get(f"{LABEL}.app", "") for c in found} - {""}
+        """Apps of this platform with a container (instance or run) or a network left."""
+        found = self.client.containers.list(all=True, filters={"label": [f"{LABEL}.platform={self.platform}"]})
+        names = {_labels(c).get(f"{LABEL}.app", "") for c in found
+                 if _labels(c).get(f"{LABEL}.role") in ("instance", "run")}
+        names |= {(n.attrs.get("Labels") or {}).get(f"{LABEL}.app", "")
+                  for n in self.client.networks.list(filters=self._network_filters())}
+        return names - {""}
 
     def instances(self, app: str) -> list[Instance]:
         checks = self._checks()
@@ -441,6 +539,9 @@ class DockerScheduler:
         return sorted(result, key=lambda i: (i.type, i.release, i.id))
 
     def logs(self, app: str, process_type: str | None, tail: int, follow: bool) -> Iterator[str]:
+        """Lines prefixed with type.instance; followed, also "" every HEARTBEAT seconds of quiet.
+        Closing the iterator (the client went away) closes the Docker log streams, which ends
+        their reader threads."""
         selected = [c for c in self.containers(app)
                     if process_type is None or _labels(c).get(f"{LABEL}.type") == process_type]
         if not follow:
@@ -450,33 +551,68 @@ class DockerScheduler:
                     yield f"{prefix} {line}"
             return
         lines: queue.Queue = queue.Queue()
+        streams = [(container, container.logs(stream=True, follow=True, tail=tail)) for container in selected]
 
-        def pump(container: Container) -> None:
+        def pump(container: Container, stream) -> None:
             prefix = _prefix(container)
             pending = b""
-            for chunk in container.logs(stream=True, follow=True, tail=tail):
-                pending += chunk
-                *complete, pending = pending.split(b"\n")
-                for line in complete:
-                    lines.put(f"{prefix} {line.decode('utf-8', 'replace')}")
+            try:
+                for chunk in stream:
+                    pending += chunk
+                    *complete, pending = pending.split(b"\n")
+                    for line in complete:
+                        lines.put(f"{prefix} {line.decode('utf-8', 'replace')}")
+            except (docker.errors.DockerException, requests.RequestException, OSError, ValueError):
+                pass  # closed under us (the client left) or the container went away
 
-        for container in selected:
-            threading.Thread(target=pump, args=(container,), daemon=True).start()
-        while True:
-            yield lines.get()
+        readers = [threading.Thread(target=pump, args=pair, name="paas-logs", daemon=True) for pair in streams]
+        for reader in readers:
+            reader.start()
+        try:
+            while True:
+                try:
+                    yield lines.get(timeout=HEARTBEAT)
+                except queue.Empty:
+                    yield ""
+        finally:
+            for _, stream in streams:
+                try:
+                    stream.close()
+                except (OSError, AttributeError, ValueError):
+                    pass  # already closed
+            for reader in readers:
+                reader.join(timeout=5)
 
-    def run(self, plan: AppPlan, command: str, sink: LogSink) -> int:
+    def run(self, plan: AppPlan, command: str, sink: LogSink, cancel: threading.Event | None = None) -> int:
+        """A one-off container on the app's network, unprivileged; killed and removed when
+        `cancel` is set (the client went away) or after PAAS_RUN_TIMEOUT, whichever is first."""
         image = self._ensure_image(plan.image)
-        container = self.client.containers.create(
-            plan.image, name=f"paas-{plan.app}-run-{secrets.token_hex(3)}",
-            environment={**plan.env, "PORT": str(CONTAINER_PORT), "PAAS_APP": plan.app,
-                         "PAAS_RELEASE": f"v{plan.release}", "PAAS_PROCESS_TYPE": "run"},
-            labels={f"{LABEL}.app": plan.app, f"{LABEL}.role": "run", f"{LABEL}.platform": self.platform,
-                    f"{LABEL}.release": str(plan.release)},
-            **self._command(image, command),
-        )
+        timeout = self.settings.run_timeout
+        spec = docker_spec.run_spec(
+            plan, command, platform=self.platform, name=f"paas-{plan.app}-run-{secrets.token_hex(3)}",
+            network=self._ensure_network(plan.app), user=self._user(image), launcher=_launcher(image),
+            limits=self.limits, deadline=time.time() + timeout)
+        container = self.client.containers.create(**spec)
+        cancel = cancel or threading.Event()
+        finished = threading.Event()
+        outcome: dict[str, str] = {}
+
+        def watch() -> None:
+            deadline = time.monotonic() + timeout
+            while not finished.wait(0.2):
+                expired = time.monotonic() >= deadline
+                if cancel.is_set() or expired:
+                    outcome["stopped"] = "timeout" if expired and not cancel.is_set() else "cancelled"
+                    try:
+                        container.kill()  # the log stream below ends with the container
+                    except docker.errors.APIError:
+                        pass  # it ended by itself meanwhile
+                    return
+
+        watcher = threading.Thread(target=watch, name="paas-run-watch", daemon=True)
         try:
             container.start()
+            watcher.start()
             pending = b""
             for chunk in container.logs(stream=True, follow=True):
                 pending += chunk
@@ -485,14 +621,28 @@ class DockerScheduler:
                     sink(line.decode("utf-8", "replace"))
             if pending:
                 sink(pending.decode("utf-8", "replace"))
-            return int(container.wait().get("StatusCode", 1))
+            code = int(container.wait().get("StatusCode", 1))
         finally:
+            finished.set()
             container.remove(force=True)
+        if outcome.get("stopped") == "timeout":
+            raise RunTimedOut(f"The command ran longer than {timeout:g}s (PAAS_RUN_TIMEOUT) and was killed")
+        return code
+
+
+def _launcher(image) -> bool:
+    return bool((image.labels or {}).get("paas.launcher"))
 
 
 def _bridge_ip(container: Container) -> str:
+    """The container's address on its app's network (where the host's checks and Traefik reach
+    it); the platform's containers are on that network only."""
     container.reload()
+    labels = _labels(container)
     networks = container.attrs.get("NetworkSettings", {}).get("Networks", {})
+    own = networks.get(docker_spec.network_name(labels.get(f"{LABEL}.platform", ""), labels.get(f"{LABEL}.app", "")))
+    if own and own.get("IPAddress"):
+        return own["IPAddress"]
     return next((n["IPAddress"] for n in networks.values() if n.get("IPAddress")), "127.0.0.1")
 
 
@@ -503,7 +653,3 @@ def _first_line(exc: Exception) -> str:
 def _prefix(container: Container) -> str:
     labels = _labels(container)
     return f"{labels.get(f'{LABEL}.type', '?')}.{container.name.rsplit('-', 1)[-1]}"
-
-
-def _docker_memory(memory: str | None) -> str | None:
-    return memory.lower().removesuffix("b") if memory else None

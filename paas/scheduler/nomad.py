@@ -16,6 +16,7 @@ idempotency token, streamed logs, ?resources=true) go through its requester dire
 
 from __future__ import annotations
 
+import logging
 import math
 import queue
 import re
@@ -56,6 +57,9 @@ JOBSPECS_DIR = REPO_DIR / "jobspecs"
 APP_TEMPLATE = "app.nomad.hcl.j2"
 RUN_TEMPLATE = "run.nomad.hcl.j2"
 RUN_GROUP = "run"
+# A followed log yields "" after this many seconds of quiet (see Scheduler.logs).
+LOG_HEARTBEAT = 1.0
+log = logging.getLogger(__name__)
 # Nomad fills this in from the dispatch Meta at run time (runtime interpolation, not HCL's).
 RUN_COMMAND_ARG = "${NOMAD_META_command}"
 # Buildpack images carry /paas/launcher (profile.d, then `bash -c "$*"`); other images run the
@@ -126,8 +130,15 @@ class NomadOptions:
     progress_grace: float = 30.0
     # How long deploy()/scale() wait for Nomad's evaluation of a registration.
     eval_wait: float = 10.0
-    # How long a one-off run may take to start (image pull included).
+    # How long a one-off run may take to start (image pull included), and to run (PAAS_RUN_TIMEOUT).
     run_start_timeout: float = 300.0
+    run_timeout: float = 3600.0
+    # Unprivileged tasks: this user (the controller does not pull images to read their USER),
+    # every capability dropped, no-new-privileges, at most this many pids.
+    app_user: str = "10001:10001"
+    pids_limit: int = 512
+    # The group network mode (e.g. "cni/paas-apps"); None: the docker driver's default network.
+    network_mode: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Any) -> NomadOptions:
@@ -164,6 +175,10 @@ class NomadOptions:
             platform_domain=str(get("platform_domain", cls.platform_domain)),
             https_port=get("https_port", None),
             platform=str(get("kv_prefix", cls.platform)),
+            run_timeout=float(get("run_timeout", cls.run_timeout)),
+            app_user=str(get("app_user", cls.app_user)),
+            pids_limit=int(get("pids_limit", cls.pids_limit)),
+            network_mode=get("nomad_network_mode", None),
         )
 
     @property
@@ -269,6 +284,8 @@ def _task(plan: AppPlan, process: ProcessPlan, options: NomadOptions) -> dict:
         "cpu": cpu_mhz(process.cpu, options),
         "memory": memory_mb(process.memory, options.default_memory),
         "kill_timeout": go_duration(plan.update.stop_timeout),
+        "user": options.app_user,
+        "pids_limit": options.pids_limit,
     }
 
 
@@ -294,6 +311,7 @@ def _context(plan: AppPlan, options: NomadOptions, the_job_id: str) -> dict:
         },
         "auth": auth,
         "container_port": CONTAINER_PORT,
+        "network_mode": options.network_mode,
     }
 
 
@@ -651,9 +669,17 @@ class NomadScheduler:
         self._register(job_id(plan.app), render_job(plan, self.options), f"scale {plan.app}", plan.env.values())
 
     def destroy(self, app: str) -> None:
+        """Deregister the app's jobs, those of this platform only (Meta platform): another
+        platform on the same cluster and namespace may have an app of the same name."""
         with self._errors(f"destroy {app}"):
-            children = self.client.jobs.get_jobs(prefix=f"{run_job_id(app)}/") or []
-            for the_job_id in [job_id(app), run_job_id(app), *[c["ID"] for c in children]]:
+            children = self.client.jobs.get_jobs(prefix=f"{run_job_id(app)}/", meta=True) or []
+            ours = [c["ID"] for c in children if (c.get("Meta") or {}).get("platform") in (None, self.options.platform)]
+            for the_job_id in [job_id(app), run_job_id(app)]:
+                job = self._job(the_job_id)
+                if job is not None and (job.get("Meta") or {}).get("platform") not in (None, self.options.platform):
+                    continue
+                ours.append(the_job_id)
+            for the_job_id in ours:
                 try:
                     self.client.job.deregister_job(the_job_id, purge=True)
                 except nomad_errors.URLNotFoundNomadException:
@@ -749,7 +775,11 @@ class NomadScheduler:
         remaining = len(pumps)
         try:
             while remaining:
-                item = lines.get()
+                try:
+                    item = lines.get(timeout=LOG_HEARTBEAT)
+                except queue.Empty:
+                    yield ""  # a keep-alive: the API notices a client that left when it writes
+                    continue
                 if item is done:
                     remaining -= 1
                 else:
@@ -759,7 +789,7 @@ class NomadScheduler:
                 _hang_up(response)
 
     # ------------------------------------------------------------------ one-off runs
-    def run(self, plan: AppPlan, command: str, sink: LogSink) -> int:
+    def run(self, plan: AppPlan, command: str, sink: LogSink, cancel: threading.Event | None = None) -> int:
         parent = run_job_id(plan.app)
         doing = f"run a one-off process of {plan.app}"
         secrets = [*plan.env.values(), command]
@@ -772,10 +802,39 @@ class NomadScheduler:
         with self._errors(doing, secrets):
             alloc = self._wait_alloc(child, lambda a: _task_state(a).get("State") in ("running", "dead")
                                      or a.get("ClientStatus") in TERMINAL_ALLOC_STATES, self.options.run_start_timeout)
-        self._stream_run(alloc, sink)
-        with self._errors(doing, secrets):
-            alloc = self._wait_alloc(child, lambda a: a.get("ClientStatus") in TERMINAL_ALLOC_STATES, timeout=None)
+        stopped = self._stop_run_when(child, cancel or threading.Event(), self.options.run_timeout)
+        try:
+            self._stream_run(alloc, sink)
+            with self._errors(doing, secrets):
+                alloc = self._wait_alloc(child, lambda a: a.get("ClientStatus") in TERMINAL_ALLOC_STATES,
+                                         timeout=None)
+        finally:
+            stopped["finished"].set()
+        if stopped.get("why") == "timeout":
+            raise PaasError(f"The command ran longer than {self.options.run_timeout:g}s (PAAS_RUN_TIMEOUT) "
+                            "and was killed")
         return self._exit_code(alloc, plan.app, secrets)
+
+    def _stop_run_when(self, child: str, cancel: threading.Event, timeout: float) -> dict:
+        """Stop (and purge) the dispatched job when `cancel` is set (the client went away) or at
+        `timeout`: Nomad kills its task, and the log streams and the wait above end."""
+        state: dict = {"finished": threading.Event()}
+
+        def watch() -> None:
+            deadline = time.monotonic() + timeout
+            while not state["finished"].wait(0.2):
+                expired = time.monotonic() >= deadline
+                if cancel.is_set() or expired:
+                    state["why"] = "cancelled" if cancel.is_set() else "timeout"
+                    try:
+                        with self._errors(f"stop the one-off process {child}"):
+                            self.client.job.deregister_job(child, purge=False)
+                    except PaasError as exc:
+                        log.warning("nomad: %s", exc)
+                    return
+
+        threading.Thread(target=watch, name="paas-run-watch", daemon=True).start()
+        return state
 
     def _dispatch(self, parent: str, command: str, doing: str) -> str:
         """POST /v1/job/:id/dispatch with the idempotency token in the query string (python-nomad's

@@ -8,6 +8,7 @@ is rolled out by one level-triggered step per app, run under the app's lock by t
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -180,10 +181,10 @@ class DeployService:
     def logs(self, name: str, process_type: str | None, tail: int, follow: bool) -> Iterator[str]:
         return self.scheduler.logs(name, process_type, tail, follow)
 
-    def run(self, app: App, command: str, sink: LogSink) -> int:
+    def run(self, app: App, command: str, sink: LogSink, cancel: threading.Event | None = None) -> int:
         if not command.strip():
             raise ValidationError("Give a command to run, e.g. paas run python manage.py migrate")
-        return self.scheduler.run(self.current_plan(app), command, sink)
+        return self.scheduler.run(self.current_plan(app), command, sink, cancel)
 
     def restart(self, name: str, process_type: str | None = None) -> Formation:
         """A rolling restart: fresh instances of the live release, canary-then-promote."""

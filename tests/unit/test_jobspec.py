@@ -210,3 +210,31 @@ def test_run_job_is_a_parameterized_batch_job_that_never_retries():
     assert task["Config"]["args"] == ["${NOMAD_META_command}"]  # Nomad expands it at run time
     assert task["Env"]["PAAS_PROCESS_TYPE"] == "run" and "PORT" not in task["Env"]
     assert task["Resources"]["MemoryMB"] == 512  # the web process's limits
+
+
+def test_every_task_is_unprivileged():
+    """Finding 10 on Nomad: the docker driver's own keys (user, cap_drop, security_opt, pids_limit)."""
+    options = NomadOptions(app_user="20000:20000", pids_limit=300)
+    app_job = canonicalize(hcl_to_job(render_job(web_worker_plan(), options)))
+    run_job = canonicalize(hcl_to_job(render_run_job(web_worker_plan(), options)))
+    tasks = [t for g in app_job["TaskGroups"] + run_job["TaskGroups"] for t in g["Tasks"]]
+    assert len(tasks) == 3
+    for task in tasks:
+        assert task["User"] == "20000:20000"
+        assert task["Config"]["cap_drop"] == ["ALL"] and "cap_add" not in task["Config"]
+        assert task["Config"]["security_opt"] == ["no-new-privileges"]
+        assert task["Config"]["pids_limit"] == 300
+
+
+def test_network_mode_applies_to_every_group_when_set():
+    plain = hcl_to_job(render_job(web_worker_plan(), OPTIONS))
+    assert [n["Mode"] for n in plain["TaskGroups"][0]["Networks"]] == ["host"]  # the driver's default
+    assert plain["TaskGroups"][1]["Networks"] is None
+    options = NomadOptions(network_mode="cni/paas-apps")
+    job = canonicalize(hcl_to_job(render_job(web_worker_plan(), options)))
+    validate(job)
+    web, worker = job["TaskGroups"]
+    assert web["Networks"][0]["Mode"] == "cni/paas-apps" and web["Networks"][0]["DynamicPorts"][0]["To"] == 5000
+    assert worker["Networks"][0]["Mode"] == "cni/paas-apps"
+    run = hcl_to_job(render_run_job(web_worker_plan(), options))
+    assert run["TaskGroups"][0]["Networks"][0]["Mode"] == "cni/paas-apps"

@@ -1,5 +1,7 @@
 """One-off commands in a fresh container of the live release, with its config."""
 
+import threading
+
 from flask_smorest import Blueprint
 
 from ..common import SECURITY, login_required, services, visible_app
@@ -19,4 +21,6 @@ def run(body, app):
     """Run a command (e.g. `python manage.py migrate`); its output streams back, then its exit code."""
     found = visible_app(app)
     deploys = services().deploys
-    return ndjson_response(lambda sink: {"exit_code": deploys.run(found, body["command"], sink)})
+    # Set when the client goes away: the run's container is killed and removed (streaming.py).
+    cancel = threading.Event()
+    return ndjson_response(lambda sink: {"exit_code": deploys.run(found, body["command"], sink, cancel)}, cancel)

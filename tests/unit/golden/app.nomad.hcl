@@ -89,11 +89,15 @@ job "paas-shop" {
 
     task "web" {
       driver       = "docker"
+      user         = "10001:10001"
       kill_timeout = "20s"
 
       config {
-        image = "registry.example.com:5000/shop:b-0123abcd"
-        ports = ["http"]
+        image        = "registry.example.com:5000/shop:b-0123abcd"
+        cap_drop     = ["ALL"]
+        security_opt = ["no-new-privileges"]
+        pids_limit   = 512
+        ports        = ["http"]
         # Buildpack images run the command through their launcher (.profile.d, $PORT),
         # other images through /bin/sh.
         entrypoint = [
@@ -145,10 +149,14 @@ job "paas-shop" {
 
     task "worker" {
       driver       = "docker"
+      user         = "10001:10001"
       kill_timeout = "20s"
 
       config {
-        image = "registry.example.com:5000/shop:b-0123abcd"
+        image        = "registry.example.com:5000/shop:b-0123abcd"
+        cap_drop     = ["ALL"]
+        security_opt = ["no-new-privileges"]
+        pids_limit   = 512
         # Buildpack images run the command through their launcher (.profile.d, $PORT),
         # other images through /bin/sh.
         entrypoint = [
