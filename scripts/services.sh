@@ -483,8 +483,11 @@ firewall_start() {
   for tool in "${tools[@]}"; do
     as_root "$tool" -n -L "$chain" >/dev/null 2>&1 || fresh=1
     # Reloaded every time (atomically), so a changed rule set replaces the old one.
-    firewall_rules "$tool" | as_root "$tool-restore" --noflush ||
+    if ! firewall_rules "$tool" | as_root "$tool-restore" --noflush; then
+      # Docker's networks are IPv4 unless configured otherwise: IPv6 filtering is best effort.
+      [ "$tool" = iptables ] || { log "firewall: $tool-restore failed; IPv6 left unfiltered"; continue; }
       die "firewall: $tool-restore failed (no netfilter here? set PAAS_FIREWALL=0)"
+    fi
     as_root "$tool" -C INPUT -j "$chain" 2>/dev/null || as_root "$tool" -I INPUT 1 -j "$chain"
   done
   if [ "$fresh" = 1 ]; then
