@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 
 import docker
 import pytest
@@ -18,11 +19,20 @@ WEB_AND_WORKER = {"web": "gunicorn --bind 0.0.0.0:$PORT --workers 2 app:app", "w
 
 
 @pytest.fixture(scope="session")
-def flask_image(services, docker_client) -> str:
-    """The Flask sample, built once through the real builder (no release: tests deploy it)."""
+def flask_image(services, docker_client) -> Iterator[str]:
+    """The Flask sample, built once through the real builder (no release: tests deploy it).
+
+    Tagged locally outside the platform's registry: an image in the registry belongs to the app
+    it was built for, and the tests deploy this one into many apps."""
     built = services.builds.builder.build(unique("flaskimg"), uuid.uuid4().hex[:12], APPS / "flask", {},
                                           lambda line: None)
-    return built.image
+    local = f"paas-e2e/flask:{uuid.uuid4().hex[:12]}"
+    docker_client.images.get(built.image).tag(local)
+    yield local
+    try:
+        docker_client.images.remove(local)
+    except docker.errors.APIError:
+        pass  # still used by a container of a test that failed to clean up
 
 
 @pytest.fixture
