@@ -120,6 +120,16 @@ class Settings:
     router_dir: Path = REPO_DIR / ".run" / "router"
     # Publish paas.<PAAS_DOMAIN> -> this controller at start (off for test controllers).
     controller_route: bool = True
+    # API input limits: JSON request bodies, and source uploads (builds), in bytes.
+    max_body_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 200 * 1024 * 1024
+    # API tokens: lifetime in seconds, and how many one user keeps (the oldest go first).
+    token_ttl: int = 30 * 24 * 3600
+    max_tokens_per_user: int = 20
+    # Failed logins allowed per username, and per client address, in login_window seconds.
+    login_max_failures: int = 5
+    login_max_failures_per_address: int = 20
+    login_window: int = 60
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -173,6 +183,14 @@ class Settings:
             https_port=int(_env("PAAS_HTTPS_PORT", str(cls.https_port))),
             router_dir=Path(_env("PAAS_ROUTER_DIR", str(cls.router_dir))),
             controller_route=_env("PAAS_CONTROLLER_ROUTE", "1") != "0",
+            max_body_bytes=int(_env("PAAS_MAX_BODY_BYTES", str(cls.max_body_bytes))),
+            max_upload_bytes=int(_env("PAAS_MAX_UPLOAD_BYTES", str(cls.max_upload_bytes))),
+            token_ttl=int(_env("PAAS_TOKEN_TTL", str(cls.token_ttl))),
+            max_tokens_per_user=int(_env("PAAS_MAX_TOKENS_PER_USER", str(cls.max_tokens_per_user))),
+            login_max_failures=int(_env("PAAS_LOGIN_MAX_FAILURES", str(cls.login_max_failures))),
+            login_max_failures_per_address=int(
+                _env("PAAS_LOGIN_MAX_FAILURES_PER_ADDRESS", str(cls.login_max_failures_per_address))),
+            login_window=int(_env("PAAS_LOGIN_WINDOW", str(cls.login_window))),
         )
 
     def git_url(self, app: str) -> str:

@@ -10,7 +10,7 @@ from .config import Settings
 from .domain.scheduler import Scheduler
 from .router.publisher import FileCertPublisher
 from .services.apps import AppService
-from .services.auth import AuthService
+from .services.auth import AuthService, LoginLimits, LoginThrottle, TokenPolicy
 from .services.builds import BuildService
 from .services.config import ConfigService
 from .services.deploys import DeployService
@@ -29,7 +29,7 @@ from .store.keys import ConsulKeyStore
 from .store.kv import ConsulKV, connect
 from .store.locks import ConsulAppLocks
 from .store.releases import ConsulReleaseStore
-from .store.users import ConsulTokenStore, ConsulUserStore
+from .store.users import ConsulFailureCounter, ConsulTokenStore, ConsulUserStore
 
 
 def build_scheduler(settings: Settings, kv: ConsulKV) -> Scheduler:
@@ -78,7 +78,14 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         kv=kv,
-        auth=AuthService(ConsulUserStore(kv), ConsulTokenStore(kv)),
+        auth=AuthService(
+            ConsulUserStore(kv),
+            ConsulTokenStore(kv),
+            LoginThrottle(ConsulFailureCounter(kv, "login-user"), ConsulFailureCounter(kv, "login-address"),
+                          LoginLimits(settings.login_max_failures, settings.login_max_failures_per_address,
+                                      settings.login_window)),
+            TokenPolicy(settings.token_ttl, settings.max_tokens_per_user),
+        ),
         keys=KeyService(ConsulKeyStore(kv)),
         apps=apps,
         releases=releases,
@@ -89,6 +96,8 @@ def build_services(settings: Settings) -> Services:
             formation,
             builder=DockerImageBuilder(settings),
             logs=FileBuildLogStore(settings.data_dir / "logs"),
+            registry=settings.registry,
+            apps=apps,
         ),
         formation=formation,
         domains=DomainService(app_store, apps, settings.platform_domain),

@@ -27,6 +27,8 @@ from . import (
     users,
 )
 from .errors import register_error_handlers
+from .guard import install as install_guard
+from .spec import PathParameterPlugin
 
 RESOURCES = (auth, users, keys, apps, config, releases, builds, formation, ps, deployments, logs, run, domains,
              tls, perms, gateway)
@@ -46,11 +48,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         JSON_SORT_KEYS=False,
     )
     app.extensions["paas"] = services or build_services(settings)
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [PathParameterPlugin()]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for resource in RESOURCES:
         api.register_blueprint(resource.blp)
     register_error_handlers(app)
+    install_guard(app, app.extensions["paas"].settings)
 
     @app.get("/healthz")
     def healthz():

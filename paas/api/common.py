@@ -42,22 +42,41 @@ def is_gateway(token: str) -> bool:
     return bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
 
 
+# Who may call a view, read by api/guard.py before anything parses the request: a view is for
+# logged-in users unless marked otherwise, so a new view cannot forget its authentication.
+AUTH_POLICY = "paas_auth_policy"
+USER, GATEWAY, PUBLIC = "user", "gateway", "public"
+
+
+def authenticate_request() -> None:
+    """Resolve the bearer token to a user (g.user, g.token). The SSH gateway's token acts as the
+    user named in X-Paas-Act-As (the owner of the key that pushed)."""
+    g.token = bearer_token()
+    if is_gateway(g.token):
+        user = services().auth.get_user(request.headers.get(ACT_AS_HEADER, ""))
+        if user is None:
+            raise AuthenticationFailed(f"The gateway must name an existing user in {ACT_AS_HEADER}")
+        g.user = user
+    else:
+        g.user = services().auth.authenticate(g.token)
+
+
+def require_gateway() -> None:
+    if not is_gateway(bearer_token()):
+        raise PermissionDenied("Only the SSH gateway may call this endpoint")
+
+
 def login_required(view):
-    """Resolve the bearer token to a user before the view runs. The SSH gateway's token acts
-    as the user named in X-Paas-Act-As (the owner of the key that pushed)."""
+    """The view needs a user (api/guard.py authenticates before the body is parsed; this also
+    covers a view called without the guard)."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        g.token = bearer_token()
-        if is_gateway(g.token):
-            user = services().auth.get_user(request.headers.get(ACT_AS_HEADER, ""))
-            if user is None:
-                raise AuthenticationFailed(f"The gateway must name an existing user in {ACT_AS_HEADER}")
-            g.user = user
-        else:
-            g.user = services().auth.authenticate(g.token)
+        if "user" not in g:
+            authenticate_request()
         return view(*args, **kwargs)
 
+    setattr(wrapper, AUTH_POLICY, USER)
     return wrapper
 
 
@@ -66,11 +85,26 @@ def gateway_required(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        if not is_gateway(bearer_token()):
-            raise PermissionDenied("Only the SSH gateway may call this endpoint")
+        require_gateway()
         return view(*args, **kwargs)
 
+    setattr(wrapper, AUTH_POLICY, GATEWAY)
     return wrapper
+
+
+def public(view):
+    """No token needed (register, login)."""
+    setattr(view, AUTH_POLICY, PUBLIC)
+    return view
+
+
+# Views that read a large raw body (source uploads) instead of JSON: PAAS_MAX_UPLOAD_BYTES applies.
+UPLOAD = "paas_upload"
+
+
+def streams_upload(view):
+    setattr(view, UPLOAD, True)
+    return view
 
 
 def visible_app(name: str) -> App:

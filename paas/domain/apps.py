@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 
 from .errors import ValidationError
+from .patterns import full
 
-APP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 # Names the platform itself uses as hostnames under the platform domain.
 RESERVED_APP_NAMES = {"paas", "www", "api", "git", "registry", "traefik", "consul", "nomad"}
+APP_NAME_MIN, APP_NAME_MAX = 3, 40
+# A DNS label of 3-40 characters without "--" (punycode's marker)...
+APP_NAME_SHAPE = r"^(?!.*--)[a-z][a-z0-9-]{1,38}[a-z0-9]$"
+APP_NAME_RE = full(APP_NAME_SHAPE)
+# ... and not reserved: the whole rule, as the OpenAPI spec states it.
+APP_NAME_PATTERN = "^(?!(?:" + "|".join(sorted(RESERVED_APP_NAMES)) + ")$)" + APP_NAME_SHAPE[1:]
 MAX_DOMAINS_PER_APP = 50
 
 
@@ -38,7 +43,7 @@ class App:
 
 
 def validate_app_name(name: str) -> str:
-    if not isinstance(name, str) or not APP_NAME_RE.match(name) or "--" in name:
+    if not isinstance(name, str) or not APP_NAME_RE.match(name):
         raise ValidationError(
             f"Invalid app name {str(name)[:60]!r}: use 3-40 lowercase letters, digits and single hyphens, "
             "starting with a letter and not ending with a hyphen"

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import re
+import ipaddress
 import uuid
 from dataclasses import asdict, dataclass, field
 
 from .errors import ValidationError
+from .patterns import full
 
-PROCESS_TYPE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,29}$")
+PROCESS_TYPE_PATTERN = r"^[a-z][a-z0-9_-]{0,29}$"
+PROCESS_TYPE_RE = full(PROCESS_TYPE_PATTERN)
 # [registry/]path[:tag][@digest]. As in Docker, a first component is a registry only if it has
 # a dot or a port or is localhost; path components are lowercase.
-IMAGE_RE = re.compile(
+IMAGE_PATTERN = (
     r"^(?:(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+(?::[0-9]+)?|[a-zA-Z0-9-]+:[0-9]+|localhost)/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
 )
+IMAGE_RE = full(IMAGE_PATTERN)
+MAX_IMAGE_LENGTH = 512
 MAX_COMMAND_LENGTH = 4096
 
 
@@ -48,7 +52,7 @@ def new_build_id() -> str:
 
 
 def validate_image(image: str) -> str:
-    if not isinstance(image, str) or len(image) > 512 or not IMAGE_RE.match(image):
+    if not isinstance(image, str) or len(image) > MAX_IMAGE_LENGTH or not IMAGE_RE.match(image):
         raise ValidationError(f"Invalid image reference {str(image)[:80]!r}: expected e.g. registry:5000/name:tag")
     return image
 
@@ -83,3 +87,41 @@ def parse_procfile(text: str) -> dict[str, str]:
     if not result:
         raise ValidationError("Procfile declares no process types")
     return result
+
+
+# Spellings of a loopback registry host: Docker pulls from the engine's host, where each of these
+# reaches a registry bound to the loopback interface.
+LOOPBACK_HOSTS = {"localhost", "0.0.0.0", "::1", "[::1]", "::", "[::]"}
+
+
+def _split_host(host: str) -> tuple[str, int | None]:
+    name, sep, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+    if not sep or not port.isdigit():
+        return host.lower(), None
+    return name.lower(), int(port)
+
+
+def _is_loopback(name: str) -> bool:
+    if name in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def platform_repository(image: str, registry: str) -> str | None:
+    """The repository path of `image` if it names the platform's own registry (`registry`, as
+    host[:port]) in any spelling: the configured host, or any loopback host, with or without
+    the port; None for any other registry (or Docker Hub). The tag and digest are left out."""
+    first, sep, rest = image.partition("/")
+    if not sep or not ("." in first or ":" in first or first.lower() == "localhost"):
+        return None  # no registry part: Docker Hub
+    host, port = _split_host(first)
+    reg_host, reg_port = _split_host(registry)
+    same_host = host == reg_host or (_is_loopback(host) and _is_loopback(reg_host))
+    if not same_host or port not in (None, reg_port):
+        return None
+    path = rest.split("@", 1)[0]
+    repository, _, _tag = path.partition(":")
+    return repository

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from .errors import ValidationError
+from .patterns import full
 
-CONFIG_KEY_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+CONFIG_KEY_PATTERN = r"^[A-Z_][A-Z0-9_]*$"
+CONFIG_KEY_RE = full(CONFIG_KEY_PATTERN)
 MAX_KEY_LENGTH = 256
 MAX_VALUE_BYTES = 32 * 1024
 # A release stores a full config snapshot in one Consul value (limit 512 KB).

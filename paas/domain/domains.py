@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import re
-
 from .errors import ValidationError
+from .patterns import full
 
-LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# Two or more DNS labels, the last not all digits (not an IP address), an optional final dot;
+# case-insensitive (names are stored lowercase). No whitespace: "www.example.com\n" is refused.
+HOSTNAME_PATTERN = rf"^(?:{_LABEL}\.)+(?![0-9]+\.?$){_LABEL}\.?$"
+HOSTNAME_RE = full(HOSTNAME_PATTERN)
+MAX_HOSTNAME_LENGTH = 253
 
 
 def validate_hostname(hostname: str) -> str:
     if not isinstance(hostname, str):
         raise ValidationError("Invalid domain: expected a hostname")
-    name = hostname.strip().lower().rstrip(".")
-    labels = name.split(".")
-    if (
-        len(name) > 253
-        or len(labels) < 2
-        or not all(LABEL_RE.match(label) for label in labels)
-        or labels[-1].isdigit()
-    ):
+    name = hostname.lower().rstrip(".")
+    if len(name) > MAX_HOSTNAME_LENGTH or not HOSTNAME_RE.match(hostname):
         raise ValidationError(f"Invalid domain {hostname[:80]!r}: expected a hostname such as www.example.com")
     return name
 

@@ -39,3 +39,15 @@ class BuildFailed(PaasError):
 
 class SchedulerUnavailable(PaasError):
     """The scheduler (Docker engine, Nomad) could not be reached or refused the request."""
+
+
+class TooLarge(PaasError):
+    """A request body or upload is larger than the platform accepts."""
+
+
+class RateLimited(PaasError):
+    """Too many attempts (e.g. failed logins); retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))

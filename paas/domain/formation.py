@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import asdict, dataclass, field
 
 from .builds import validate_process_type
 from .errors import ValidationError
+from .patterns import full
 from .scheduler import UpdatePolicy
 
 MAX_QUANTITY = 100
 
 
-MEMORY_RE = re.compile(r"^([0-9]{1,6})([KMG])B?$", re.IGNORECASE)
+MEMORY_PATTERN = r"^([0-9]{1,6})([KMGkmg])[Bb]?$"
+MEMORY_RE = full(MEMORY_PATTERN)
 MIN_MEMORY_BYTES = 6 * 1024 * 1024
-HEALTHCHECK_RE = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,255}$")
+HEALTHCHECK_PATTERN = r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,255}$"
+HEALTHCHECK_RE = full(HEALTHCHECK_PATTERN)
 
 
 @dataclass

@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import re
 import struct
 from dataclasses import asdict, dataclass
 
 from .errors import ValidationError
+from .patterns import full
 
 KEY_TYPES = {
     "ssh-ed25519",
@@ -20,7 +20,8 @@ KEY_TYPES = {
     "sk-ssh-ed25519@openssh.com",
     "sk-ecdsa-sha2-nistp256@openssh.com",
 }
-KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$")
+KEY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$"
+KEY_NAME_RE = full(KEY_NAME_PATTERN)
 MAX_KEY_LENGTH = 16 * 1024
 
 

@@ -12,7 +12,7 @@ from .builds import Build
 from .formation import Formation
 from .keys import SshKey
 from .releases import Release
-from .users import ApiToken, User
+from .users import ApiToken, FailureWindow, User
 
 
 class UserStore(Protocol):
@@ -25,9 +25,25 @@ class UserStore(Protocol):
 
 
 class TokenStore(Protocol):
-    def add(self, digest: str, token: ApiToken) -> None: ...
+    def add(self, digest: str, token: ApiToken, evict: list[ApiToken] = ()) -> None:
+        """Store the token and, in the same transaction, remove the user's tokens in `evict`."""
+        ...
+
     def get(self, digest: str) -> ApiToken | None: ...
     def revoke(self, digest: str) -> None: ...
+    def list_for(self, username: str) -> list[ApiToken]: ...
+    def revoke_id(self, username: str, token_id: str) -> bool:
+        """Revoke the user's token with this id; False if there is none."""
+        ...
+
+
+class FailureCounter(Protocol):
+    """Failed attempts per subject (e.g. a username or a client address), shared by every
+    controller process."""
+
+    def get(self, subject: str) -> FailureWindow: ...
+    def record_failure(self, subject: str, now: float, window: float) -> FailureWindow: ...
+    def clear(self, subject: str) -> None: ...
 
 
 class KeyStore(Protocol):

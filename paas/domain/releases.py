@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 
 from .errors import ValidationError
+from .patterns import full
 
-VERSION_RE = re.compile(r"^[vV]?([0-9]{1,9})$")
+VERSION_PATTERN = r"^[vV]?([0-9]{1,9})$"
+VERSION_RE = full(VERSION_PATTERN)
+MASK = "*****"
 
 
 @dataclass
@@ -31,6 +33,11 @@ class Release:
     @classmethod
     def from_dict(cls, data: dict) -> Release:
         return cls(**data)
+
+    def masked(self) -> Release:
+        """The release with its config values hidden (keys stay): what history shows by default,
+        so that rotated secrets do not stay readable in every old release."""
+        return Release(**{**self.to_dict(), "config": {key: MASK for key in self.config}})
 
     def successor(self, *, summary: str, created_by: str, created_at: str, **changes) -> Release:
         """The next release: same build and config unless changed."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from paas.domain.builds import Build, new_build_id, validate_image, validate_procfile
+from paas.domain.builds import Build, new_build_id, platform_repository, validate_image, validate_procfile
 from paas.domain.clock import now_iso
-from paas.domain.errors import BuildFailed, NotFound
+from paas.domain.errors import BuildFailed, NotFound, PermissionDenied
 from paas.domain.ports import BuildLogStore, BuildStore, ImageBuilder, LogSink
 from paas.domain.releases import Release
 from paas.domain.users import User
 
+from .apps import AppService, can_see
 from .formation import FormationService
 from .releases import ReleaseService
 
@@ -24,18 +25,25 @@ class BuildService:
         formation: FormationService,
         builder: ImageBuilder | None = None,
         logs: BuildLogStore | None = None,
+        registry: str | None = None,
+        apps: AppService | None = None,
     ):
+        """registry: the platform's registry (host:port), where each app's images live under the
+        app's name; apps: who may use which app (and so its images)."""
         self.builds = builds
         self.releases = releases
         self.formation = formation
         self.builder = builder
         self.logs = logs
+        self.registry = registry
+        self.apps = apps
 
     def create_from_image(
         self, app: str, actor: User, image: str, procfile: dict[str, str] | None = None
     ) -> tuple[Build, Release]:
         """Deploy a prebuilt image (like `deis pull`): without a Procfile, `web` runs the image's CMD."""
         validate_image(image)
+        self.check_image_owner(app, actor, image)
         processes = validate_procfile(procfile) if procfile else {"web": ""}
         now = now_iso()
         build = Build(
@@ -49,6 +57,22 @@ class BuildService:
             procfile=processes,
         )
         return build, self.record(build, actor, f"{actor.username} deployed {image}")
+
+    def check_image_owner(self, app: str, actor: User, image: str) -> None:
+        """An image in the platform's registry belongs to the app it is named after: deploying
+        another app's image would hand its code and files to whoever runs `paas run`."""
+        if self.registry is None:
+            return
+        repository = platform_repository(image, self.registry)
+        if repository is None or repository == app:
+            return
+        owner = self.apps.find(repository) if self.apps else None
+        if owner is None or not can_see(actor, owner):
+            # The same answer whether or not such an app exists: names are not disclosed.
+            raise PermissionDenied(
+                f"{image[:120]} is in the platform's registry under another app's repository: "
+                f"deploy images of {app} or of an app you have access to"
+            )
 
     def create_from_source(
         self, app: str, actor: User, source: Path, sink: LogSink, git_sha: str | None = None

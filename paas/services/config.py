@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from paas.domain import config as config_rules
+from paas.domain.apps import App
 from paas.domain.releases import Release
 from paas.domain.users import User
 
+from .apps import can_see
 from .releases import ReleaseService
 
 
 class ConfigService:
     def __init__(self, releases: ReleaseService):
         self.releases = releases
+
+    @staticmethod
+    def may_read(actor: User, app: App) -> bool:
+        """Who may read config values (also in release history): whoever may use the app."""
+        return can_see(actor, app)
 
     def get(self, app: str) -> dict[str, str]:
         return dict(self.releases.current(app).config)

@@ -74,6 +74,13 @@ class ReleaseService:
                     f"Cannot roll back to v{target_version}: the current release is v{current.version}"
                 )
             target = self.get(app, target_version)
+            if not target.image:
+                # A release without a build has nothing to run: deploying it can never succeed,
+                # and every later config change would inherit the missing image.
+                raise ValidationError(
+                    f"Cannot roll back to v{target.version}: it has no build (config only); "
+                    "roll back to a release that has a build"
+                )
             return {
                 "summary": f"{actor.username} rolled back to v{target.version}",
                 "config": dict(target.config),

@@ -8,43 +8,52 @@ def versions(api, name, **params):
     return [r["version"] for r in body["results"]]
 
 
+def deploy_image(api, name) -> None:
+    """A build (of this app's own repository), so that later releases have something to run."""
+    created = api.post(f"/v1/apps/{name}/builds", json={"image": f"127.0.0.1:5000/{name}:b1"})
+    assert created.status_code == 201, created.get_json()
+
+
 def test_config_release_rollback_story(api):
     name = api.new_app()
     user = api.user.username
-    assert api.patch(f"/v1/apps/{name}/config", json={"values": {"A": "1"}}).get_json()["release"]["version"] == 2
-    assert api.patch(f"/v1/apps/{name}/config", json={"values": {"B": "2"}}).get_json()["release"]["version"] == 3
+    deploy_image(api, name)
+    assert api.patch(f"/v1/apps/{name}/config", json={"values": {"A": "1"}}).get_json()["release"]["version"] == 3
+    assert api.patch(f"/v1/apps/{name}/config", json={"values": {"B": "2"}}).get_json()["release"]["version"] == 4
     listed = api.get(f"/v1/apps/{name}/releases").get_json()["results"]
     assert [(r["version"], r["summary"]) for r in listed] == [
-        (3, f"{user} set B"),
-        (2, f"{user} set A"),
+        (4, f"{user} set B"),
+        (3, f"{user} set A"),
+        (2, f"{user} deployed 127.0.0.1:5000/{name}:b1"),
         (1, f"{user} created initial release"),
     ]
-    rolled = api.post(f"/v1/apps/{name}/releases/rollback", json={"version": 2})
+    rolled = api.post(f"/v1/apps/{name}/releases/rollback", json={"version": 3})
     assert rolled.status_code == 201
-    assert rolled.get_json()["version"] == 4
-    assert rolled.get_json()["config"] == {"A": "1"}
-    assert rolled.get_json()["summary"] == f"{user} rolled back to v2"
+    assert rolled.get_json()["version"] == 5
+    assert rolled.get_json()["config"] == {"A": "*****"}  # release history masks values
+    assert rolled.get_json()["summary"] == f"{user} rolled back to v3"
     assert api.get(f"/v1/apps/{name}/config").get_json()["values"] == {"A": "1"}
     unset = api.patch(f"/v1/apps/{name}/config", json={"values": {"A": None}}).get_json()
-    assert unset["release"]["version"] == 5 and unset["values"] == {}
-    assert api.get(f"/v1/apps/{name}/releases/v4").get_json()["config"] == {"A": "1"}
-    assert api.get(f"/v1/apps/{name}/releases/2").get_json()["summary"] == f"{user} set A"
+    assert unset["release"]["version"] == 6 and unset["values"] == {}
+    assert api.get(f"/v1/apps/{name}/releases/v5", query_string={"reveal": "true"}).get_json()["config"] == {"A": "1"}
+    assert api.get(f"/v1/apps/{name}/releases/3").get_json()["summary"] == f"{user} set A"
 
 
 def test_rollback_defaults_to_the_previous_release(api):
     name = api.new_app()
+    deploy_image(api, name)
     api.patch(f"/v1/apps/{name}/config", json={"values": {"A": "1"}})
     api.patch(f"/v1/apps/{name}/config", json={"values": {"A": "2"}})
-    rolled = api.post(f"/v1/apps/{name}/releases/rollback", json={}).get_json()
-    assert rolled["version"] == 4 and rolled["config"] == {"A": "1"}
+    rolled = api.post(f"/v1/apps/{name}/releases/rollback", json={}, query_string={"reveal": "true"}).get_json()
+    assert rolled["version"] == 5 and rolled["config"] == {"A": "1"}
 
 
 def test_rollback_keeps_the_build_of_the_target(api):
     name = api.new_app()
-    api.post(f"/v1/apps/{name}/builds", json={"image": "127.0.0.1:5000/a:one"})
-    api.post(f"/v1/apps/{name}/builds", json={"image": "127.0.0.1:5000/a:two"})
+    api.post(f"/v1/apps/{name}/builds", json={"image": f"127.0.0.1:5000/{name}:one"})
+    api.post(f"/v1/apps/{name}/builds", json={"image": f"127.0.0.1:5000/{name}:two"})
     rolled = api.post(f"/v1/apps/{name}/releases/rollback", json={}).get_json()
-    assert rolled["image"] == "127.0.0.1:5000/a:one"
+    assert rolled["image"] == f"127.0.0.1:5000/{name}:one"
 
 
 @pytest.mark.parametrize("target", [99, 4])

@@ -1,5 +1,9 @@
 from marshmallow import Schema, fields, validate
 
+from paas.domain.apps import APP_NAME_MAX, APP_NAME_MIN, APP_NAME_PATTERN
+
+from ..spec import rule
+
 
 class AppSchema(Schema):
     name = fields.String(required=True)
@@ -11,4 +15,5 @@ class AppSchema(Schema):
 
 
 class AppCreateSchema(Schema):
-    name = fields.String(validate=validate.Length(max=64), metadata={"description": "Generated when omitted"})
+    name = fields.String(validate=validate.Length(max=64), metadata=rule(
+        APP_NAME_PATTERN, APP_NAME_MIN, APP_NAME_MAX, description="Generated when omitted"))

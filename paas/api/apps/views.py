@@ -32,12 +32,13 @@ def list_apps(args):
 
 @blp.route("", methods=["POST"])
 @blp.doc(security=SECURITY)
-@blp.arguments(AppCreateSchema)
+@blp.arguments(AppCreateSchema, required=False)
 @blp.response(201, AppSchema)
 @login_required
 def create_app(body):
-    """Create an app, with release v1 (config only)."""
-    return present(services().apps.create(current_user(), body.get("name")), 1)
+    """Create an app, with release v1 (config only). The body is optional: without a name,
+    one is generated (as Heroku's apps:create does)."""
+    return present(services().apps.create(current_user(), (body or {}).get("name")), 1)
 
 
 @blp.route("/<app>", methods=["GET"])

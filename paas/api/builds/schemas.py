@@ -1,7 +1,10 @@
 from marshmallow import Schema, fields, validate
 
+from paas.domain.builds import IMAGE_PATTERN, MAX_COMMAND_LENGTH, MAX_IMAGE_LENGTH, PROCESS_TYPE_PATTERN
+
 from ..deployments.schemas import DeploymentSchema
 from ..releases.schemas import ReleaseSchema
+from ..spec import FullMatch, rule
 
 
 class BuildSchema(Schema):
@@ -18,10 +21,10 @@ class BuildSchema(Schema):
 
 
 class BuildCreateSchema(Schema):
-    image = fields.String(required=True, validate=validate.Length(max=512))
+    image = fields.String(required=True, validate=validate.Length(max=MAX_IMAGE_LENGTH), metadata=rule(IMAGE_PATTERN))
     procfile = fields.Dict(
-        keys=fields.String(validate=validate.Length(max=30)),
-        values=fields.String(validate=validate.Length(max=4096)),
+        keys=fields.String(validate=validate.Length(max=30), metadata=rule(PROCESS_TYPE_PATTERN)),
+        values=fields.String(validate=validate.Length(max=MAX_COMMAND_LENGTH)),
         metadata={"description": "process type -> command; default: web runs the image's CMD"},
     )
 
@@ -41,4 +44,4 @@ class BuildDetailSchema(BuildSchema):
 
 
 class SourceBuildArgs(Schema):
-    git_sha = fields.String(validate=validate.Regexp(r"^[0-9a-f]{7,64}$"), metadata={"description": "commit built"})
+    git_sha = fields.String(validate=FullMatch(r"^[0-9a-f]{7,64}$"), metadata={"description": "commit built"})

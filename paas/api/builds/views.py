@@ -14,6 +14,7 @@ from ..common import (
     login_required,
     page_of,
     services,
+    streams_upload,
     visible_app,
     wait_for_live,
 )
@@ -46,7 +47,8 @@ def create_build(body, args, app):
     """Deploy a prebuilt image: records a build and creates a release with the current config."""
     name = visible_app(app).name
     build, release = services().builds.create_from_image(name, current_user(), body["image"], body.get("procfile"))
-    return {"build": build, "release": release, "deployment": wait_for_live(name, release.version, args["wait"])}
+    # Release history masks config values (releases:info --reveal shows them).
+    return {"build": build, "release": release.masked(), "deployment": wait_for_live(name, release.version, args["wait"])}
 
 
 @blp.route("/<build_id>", methods=["GET"])
@@ -70,11 +72,14 @@ def build_info(app, build_id):
                        "content": {"application/x-ndjson": {}}}},
 )
 @blp.arguments(SourceBuildArgs, location="query")
+@blp.alt_response(413, description="The upload is larger than PAAS_MAX_UPLOAD_BYTES")
+@streams_upload
 @login_required
 def build_source(args, app):
     """Build an uploaded source tarball (what `git push` does) and release it; the log streams back."""
     name = visible_app(app).name
-    source = upload.save_upload(services().settings.data_dir / "uploads", request.stream)
+    settings = services().settings
+    source = upload.save_upload(settings.data_dir / "uploads", request.stream, settings.max_upload_bytes)
     if source is None:
         raise ValidationError("The request body must be a tar archive (optionally gzipped) of the source")
     actor = current_user()
@@ -91,7 +96,7 @@ def build_source(args, app):
         deployment = deploys.wait(name, release.version, timeout=timeout, sink=sink)
         if deployment and deployment.status != "successful":
             return {"error": f"Deploy of v{release.version} failed: {deployment.description}"}
-        return {"build": BuildSchema().dump(build), "release": ReleaseSchema().dump(release),
+        return {"build": BuildSchema().dump(build), "release": ReleaseSchema().dump(release.masked()),
                 "deployment": DeploymentSchema().dump(deployment) if deployment else None}
 
     return ndjson_response(work)

@@ -1,7 +1,10 @@
 from marshmallow import Schema, fields
 
+from paas.domain.config import CONFIG_KEY_PATTERN, MAX_KEY_LENGTH, MAX_VALUE_BYTES
+
 from ..deployments.schemas import DeploymentSchema
 from ..releases.schemas import ReleaseSchema
+from ..spec import rule
 
 
 class ConfigSchema(Schema):
@@ -10,8 +13,9 @@ class ConfigSchema(Schema):
 
 class ConfigChangeSchema(Schema):
     values = fields.Dict(
-        keys=fields.String(),
-        values=fields.String(allow_none=True),
+        keys=fields.String(metadata=rule(CONFIG_KEY_PATTERN, 1, MAX_KEY_LENGTH)),
+        values=fields.String(allow_none=True, metadata=rule(max_length=MAX_VALUE_BYTES // 4,
+                                                            description=f"at most {MAX_VALUE_BYTES} bytes (UTF-8)")),
         required=True,
         metadata={"description": "KEY: value sets, KEY: null unsets"},
     )

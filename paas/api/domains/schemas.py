@@ -1,5 +1,9 @@
 from marshmallow import Schema, fields, validate
 
+from paas.domain.domains import HOSTNAME_PATTERN, MAX_HOSTNAME_LENGTH
+
+from ..spec import rule
+
 
 class DomainSchema(Schema):
     domain = fields.String(required=True)
@@ -8,4 +12,5 @@ class DomainSchema(Schema):
 
 
 class DomainCreateSchema(Schema):
-    domain = fields.String(required=True, validate=validate.Length(max=253))
+    domain = fields.String(required=True, validate=validate.Length(max=MAX_HOSTNAME_LENGTH + 1),
+                           metadata=rule(HOSTNAME_PATTERN))

@@ -1,6 +1,10 @@
 from marshmallow import Schema, fields, validate
 
+from paas.domain.builds import PROCESS_TYPE_PATTERN
+from paas.domain.formation import HEALTHCHECK_PATTERN, MAX_QUANTITY, MEMORY_PATTERN
+
 from ..deployments.schemas import DeploymentSchema
+from ..spec import rule
 
 
 class ProcessSchema(Schema):
@@ -25,19 +29,20 @@ class FormationSchema(Schema):
 
 
 class LimitSchema(Schema):
-    memory = fields.String(allow_none=True, validate=validate.Length(max=20))
+    memory = fields.String(allow_none=True, validate=validate.Length(max=20), metadata=rule(MEMORY_PATTERN))
     cpu = fields.Float(allow_none=True, validate=validate.Range(min=0.01, max=64))
 
 
 class FormationChangeSchema(Schema):
     quantities = fields.Dict(
-        keys=fields.String(validate=validate.Length(max=30)),
-        values=fields.Integer(validate=validate.Range(min=0, max=100)),
+        keys=fields.String(validate=validate.Length(max=30), metadata=rule(PROCESS_TYPE_PATTERN)),
+        values=fields.Integer(validate=validate.Range(min=0, max=MAX_QUANTITY)),
         metadata={"description": "scale: no release, no restart"},
     )
-    limits = fields.Dict(keys=fields.String(validate=validate.Length(max=30)), values=fields.Nested(LimitSchema),
+    limits = fields.Dict(keys=fields.String(validate=validate.Length(max=30), metadata=rule(PROCESS_TYPE_PATTERN)), values=fields.Nested(LimitSchema),
                          metadata={"description": "memory/CPU per type; rolls fresh instances"})
-    healthchecks = fields.Dict(keys=fields.String(validate=validate.Length(max=30)),
-                               values=fields.String(allow_none=True, validate=validate.Length(max=256)),
+    healthchecks = fields.Dict(keys=fields.String(validate=validate.Length(max=30), metadata=rule(PROCESS_TYPE_PATTERN)),
+                               values=fields.String(allow_none=True, validate=validate.Length(max=256),
+                                                     metadata=rule(HEALTHCHECK_PATTERN)),
                                metadata={"description": "HTTP path per type (null: TCP check); rolls instances"})
     update = fields.Nested(UpdatePolicySchema, metadata={"description": "canary timings of this app"})

@@ -1,5 +1,9 @@
 from marshmallow import Schema, fields, validate
 
+from paas.domain.users import USERNAME_PATTERN
+
+from ..spec import rule
+
 
 class PermSchema(Schema):
     username = fields.String(required=True)
@@ -7,4 +11,4 @@ class PermSchema(Schema):
 
 
 class PermCreateSchema(Schema):
-    username = fields.String(required=True, validate=validate.Length(max=64))
+    username = fields.String(required=True, validate=validate.Length(max=64), metadata=rule(USERNAME_PATTERN))

@@ -1,6 +1,9 @@
 from marshmallow import Schema, fields, validate
 
+from paas.domain.builds import PROCESS_TYPE_PATTERN
+
 from ..deployments.schemas import DeploymentSchema
+from ..spec import rule
 
 
 class InstanceSchema(Schema):
@@ -20,7 +23,8 @@ class PsSchema(Schema):
 
 
 class RestartSchema(Schema):
-    type = fields.String(validate=validate.Length(max=30), metadata={"description": "accepted; all types roll"})
+    type = fields.String(validate=validate.Length(max=30),
+                         metadata=rule(PROCESS_TYPE_PATTERN, description="accepted; all types roll"))
 
 
 class RestartedSchema(Schema):

@@ -22,12 +22,12 @@ def list_processes(app):
 @blp.route("/restart", methods=["POST"])
 @blp.doc(security=SECURITY)
 @blp.arguments(WaitArgs, location="query")
-@blp.arguments(RestartSchema)
+@blp.arguments(RestartSchema, required=False)
 @blp.response(200, RestartedSchema)
 @login_required
 def restart(args, body, app):
     """Roll fresh instances of the live release, canary-then-promote: no downtime."""
     name = visible_app(app).name
     before = services().deploys.current(name)
-    services().deploys.restart(name, body.get("type"))
+    services().deploys.restart(name, (body or {}).get("type"))
     return {"deployment": wait_for_live(name, None, args["wait"], after=before.id if before else None)}

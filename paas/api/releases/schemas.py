@@ -1,6 +1,7 @@
 from marshmallow import Schema, fields, validate
 
-from ..deployments.schemas import DeploymentSchema
+from ..common import PageArgs
+from ..deployments.schemas import DeploymentSchema, WaitArgs
 
 
 class ReleaseSchema(Schema):
@@ -26,3 +27,16 @@ class RollbackSchema(Schema):
 
 class RolledBackSchema(ReleaseSchema):
     deployment = fields.Nested(DeploymentSchema, allow_none=True)
+
+
+class RevealArgs(Schema):
+    reveal = fields.Boolean(load_default=False,
+                            metadata={"description": "show config values (to users who may read config)"})
+
+
+class ReleasePageArgs(PageArgs, RevealArgs):
+    pass
+
+
+class RollbackArgs(WaitArgs, RevealArgs):
+    pass
