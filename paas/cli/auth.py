@@ -7,7 +7,7 @@ import argparse
 from .base import Context, Registry, prompt
 from .client import api_path
 from .errors import APIError, CLIError
-from .output import note, print_json
+from .output import fmt_time, note, print_json, print_table
 from .settings import normalize_url, save_file, settings_path
 
 
@@ -26,6 +26,9 @@ def register(reg: Registry) -> None:
     reg.add("auth:logout", cmd_logout, "Revoke the token on the controller and forget it here")
     reg.add("auth:whoami", cmd_whoami, "Show the logged-in user", json=True)
     reg.add("auth:token", cmd_token, "Print the API token (for scripts: keep it secret)")
+    reg.add("auth:tokens", cmd_tokens, "List your API tokens (ids and expiry, never the tokens)", json=True)
+    parser = reg.add("auth:tokens:revoke", cmd_tokens_revoke, "Revoke one of your API tokens by id")
+    parser.add_argument("id", metavar="ID", help="the token's id, from 'paas auth:tokens'")
 
 
 def _credentials(args: argparse.Namespace, confirm: bool) -> tuple[str, str, bool]:
@@ -118,3 +121,18 @@ def cmd_token(ctx: Context, args: argparse.Namespace) -> None:
     if not token:
         raise CLIError("Not logged in: run 'paas auth:login URL'")
     print(token)
+
+
+def cmd_tokens(ctx: Context, args: argparse.Namespace) -> None:
+    tokens = ctx.client().get(api_path("auth", "tokens"))
+    if args.json:
+        print_json(tokens)
+        return
+    rows = [(t.get("id"), fmt_time(t.get("created_at")), fmt_time(t.get("expires_at")),
+             "(this one)" if t.get("current") else "") for t in tokens]
+    print_table(("ID", "CREATED", "EXPIRES", ""), rows, "No tokens")
+
+
+def cmd_tokens_revoke(ctx: Context, args: argparse.Namespace) -> None:
+    ctx.client().delete(api_path("auth", "tokens", args.id))
+    print(f"Revoked token {args.id}")

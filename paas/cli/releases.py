@@ -21,6 +21,7 @@ def register(reg: Registry) -> None:
     )
     parser = reg.add("releases:info", cmd_info, "Show a release", app=True, json=True)
     parser.add_argument("version", metavar="VERSION", help="e.g. v3 (or 3)")
+    parser.add_argument("--reveal", action="store_true", help="show config values (masked by default)")
     parser = reg.add(
         "releases:rollback", cmd_rollback, "Roll back to an earlier release (as a new release)", app=True, json=True
     )
@@ -30,7 +31,7 @@ def register(reg: Registry) -> None:
 
 def parse_version(text: str) -> int:
     """'v3', 'V3' or '3' -> 3."""
-    match = VERSION_RE.match(text.strip())
+    match = VERSION_RE.fullmatch(text.strip())
     if not match or int(match.group(1)) < 1:
         raise CLIError(f"Invalid release version {text[:20]!r}: use vN, e.g. v3")
     return int(match.group(1))
@@ -57,7 +58,8 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> None:
 def cmd_info(ctx: Context, args: argparse.Namespace) -> None:
     version = parse_version(args.version)
     app = ctx.app(args)
-    release = ctx.client().get(api_path("apps", app, "releases", version))
+    params = {"reveal": "true"} if args.reveal else None
+    release = ctx.client().get(api_path("apps", app, "releases", version), params)
     if args.json:
         print_json(release)
         return

@@ -526,6 +526,9 @@ def test_rollback_and_release_info(server: FakeController, capsys: pytest.Captur
     assert main(["releases:info", "v3", "-a", "myapp"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("=== myapp release v3\n") and "A=1" in out
+    assert server.last("GET", "/v1/apps/myapp/releases/3").query == {}
+    assert main(["releases:info", "v3", "--reveal", "-a", "myapp"]) == 0
+    assert server.last("GET", "/v1/apps/myapp/releases/3").query == {"reveal": ["true"]}
 
 
 def test_scale_and_builds_create(server: FakeController, capsys: pytest.CaptureFixture[str]) -> None:
@@ -602,3 +605,23 @@ def test_logout_when_revocation_fails_still_forgets_token(
     assert main(["auth:logout"]) == 1
     assert "could not be revoked" in capsys.readouterr().err
     assert cli_settings.load_file() == cli_settings.Settings(url=server.url)
+
+
+def test_auth_tokens_lists_and_revokes(server: FakeController, capsys: pytest.CaptureFixture[str]) -> None:
+    tokens = [
+        {"id": "aaaa11112222", "created_at": "2024-05-01T12:00:00Z", "expires_at": "2024-05-31T12:00:00Z",
+         "current": False},
+        {"id": "bbbb33334444", "created_at": "2024-05-02T12:00:00Z", "expires_at": "2024-06-01T12:00:00Z",
+         "current": True},
+    ]
+    server.route("GET", "/v1/auth/tokens", 200, tokens)
+    assert main(["auth:tokens"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["ID", "CREATED", "EXPIRES"]
+    assert out[1].startswith("aaaa11112222") and out[2].startswith("bbbb33334444") and "(this one)" in out[2]
+    assert main(["auth:tokens", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == tokens
+    server.route("DELETE", "/v1/auth/tokens/aaaa11112222", 204)
+    assert main(["auth:tokens:revoke", "aaaa11112222"]) == 0
+    assert capsys.readouterr().out == "Revoked token aaaa11112222\n"
+    assert server.last("DELETE", "/v1/auth/tokens/aaaa11112222") is not None
