@@ -237,3 +237,31 @@ def test_abandoned_log_follows_give_their_threads_back(tenant_app, short_control
     assert tenant_app.session.get(f"{url}/healthz", timeout=10).ok
     wait_until(lambda: _threads(master) <= baseline, timeout=15, interval=0.2,
                message=f"the threads of 12 abandoned follows to end (baseline {baseline})")
+
+
+@pytest.mark.parametrize(("sample", "expect"), [("express", "express"), ("static", "<html")])
+def test_buildpack_samples_still_serve_unprivileged(sample, expect, services, controller, settings, docker_client):
+    """The buildpack images run as PAAS_APP_USER (their build output belongs to root) and still
+    serve (flask: tests/e2e/test_deploy.py, the Dockerfile sample: above)."""
+    built = services.builds.builder.build(unique(sample), uuid.uuid4().hex[:12], APPS / sample, {},
+                                          lambda line: None)
+    local = f"paas-security/{sample}:{uuid.uuid4().hex[:12]}"
+    docker_client.images.get(built.image).tag(local)
+    user, token = services.auth.register(unique("tenant"), "correct-horse-battery")
+    client = AppClient(controller.url, token, unique(f"priv-{sample}"), settings.consul_addr)
+    requests.post(f"{controller.url}/v1/apps", json={"name": client.app},
+                  headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    try:
+        created = client.ok("POST", "/builds", json={"image": local, "procfile": built.procfile})
+        assert created["deployment"]["status"] == "successful", created["deployment"]
+        [address] = client.live_addresses()
+        assert expect in requests.get(f"http://{address}/", timeout=5).text.lower()
+        [container] = docker_client.containers.list(filters={"label": [
+            f"paas.app={client.app}", "paas.role=instance", f"paas.platform={settings.kv_prefix}"]})
+        assert container.attrs["Config"]["User"] == settings.app_user
+    finally:
+        client.call("DELETE")
+        try:
+            docker_client.images.remove(local)
+        except docker.errors.APIError:
+            pass
