@@ -813,6 +813,8 @@ class NomadScheduler:
         if stopped.get("why") == "timeout":
             raise PaasError(f"The command ran longer than {self.options.run_timeout:g}s (PAAS_RUN_TIMEOUT) "
                             "and was killed")
+        if stopped.get("why") == "cancelled":
+            return 137  # killed (128 + SIGKILL), as Docker reports it; nobody is waiting for it anyway
         return self._exit_code(alloc, plan.app, secrets)
 
     def _stop_run_when(self, child: str, cancel: threading.Event, timeout: float) -> dict:

@@ -9,6 +9,7 @@ import time
 import pytest
 import requests
 
+from paas.domain.errors import PaasError
 from paas.domain.scheduler import CANCELLED, FAILED, RUNNING, SUCCESSFUL, AppPlan, ProcessPlan, UpdatePolicy
 from paas.scheduler.nomad import NomadOptions, NomadScheduler, run_job_id
 from tests.conftest import wait_until
@@ -266,3 +267,26 @@ def test_apps_lists_only_this_platforms_jobs(double, sched):
     other = NomadScheduler(None, NomadOptions(addr=double.address, platform="paas-other"))
     other.deploy(plan(1, app="theirs"))
     assert sched.apps() == {"shop", "tool"} and other.apps() == {"theirs"}
+
+
+def test_a_run_past_the_timeout_is_stopped_with_a_clear_message(double):
+    double.run_duration = 60.0
+    sched = NomadScheduler(None, NomadOptions(addr=double.address, timeout=2.0, run_timeout=1.0))
+    started = time.monotonic()
+    with pytest.raises(PaasError, match=r"longer than 1s \(PAAS_RUN_TIMEOUT\) and was killed"):
+        sched.run(plan(1), "sleep 600", lambda line: None)
+    assert time.monotonic() - started < 15
+    children = [r["path"] for r in double.requests if r["method"] == "DELETE"
+                and r["path"].startswith(f"/v1/job/{run_job_id('shop')}/dispatch")]
+    assert children, "the dispatched job was not stopped"
+
+
+def test_a_cancelled_run_is_stopped(double, sched):
+    double.run_duration = 60.0
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    started = time.monotonic()
+    sched.run(plan(1), "sleep 600", lambda line: None, cancel)
+    assert time.monotonic() - started < 15
+    assert any(r["method"] == "DELETE" and r["path"].startswith(f"/v1/job/{run_job_id('shop')}/dispatch")
+               for r in double.requests)
