@@ -29,10 +29,11 @@ def flask_image(services, docker_client) -> Iterator[str]:
     local = f"paas-e2e/flask:{uuid.uuid4().hex[:12]}"
     docker_client.images.get(built.image).tag(local)
     yield local
-    try:
-        docker_client.images.remove(local)
-    except docker.errors.APIError:
-        pass  # still used by a container of a test that failed to clean up
+    for tag in (local, built.image):
+        try:
+            docker_client.images.remove(tag)
+        except docker.errors.APIError:
+            pass  # still used by a container of a test that failed to clean up
 
 
 @pytest.fixture

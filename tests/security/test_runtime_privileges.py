@@ -101,10 +101,11 @@ def dockerfile_image(services, docker_client) -> Iterator[str]:
     local = f"paas-security/dockerfile:{uuid.uuid4().hex[:12]}"
     docker_client.images.get(built.image).tag(local)
     yield local
-    try:
-        docker_client.images.remove(local)
-    except docker.errors.APIError:
-        pass  # a container of a failed test still uses it
+    for tag in (local, built.image):
+        try:
+            docker_client.images.remove(tag)
+        except docker.errors.APIError:
+            pass  # a container of a failed test still uses it
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +262,8 @@ def test_buildpack_samples_still_serve_unprivileged(sample, expect, services, co
         assert container.attrs["Config"]["User"] == settings.app_user
     finally:
         client.call("DELETE")
-        try:
-            docker_client.images.remove(local)
-        except docker.errors.APIError:
-            pass
+        for tag in (local, built.image):
+            try:
+                docker_client.images.remove(tag)
+            except docker.errors.APIError:
+                pass  # still used by a container that failed to stop
