@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from paas.config import ACT_AS_HEADER
 from paas.domain.apps import App
-from paas.domain.errors import AuthenticationFailed, PermissionDenied
+from paas.domain.errors import AuthenticationFailed
 from paas.domain.users import User
 from paas.services.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE
 
@@ -62,8 +62,9 @@ def authenticate_request() -> None:
 
 
 def require_gateway() -> None:
+    # 401 (not 403) for any other token: these credentials are not valid here, whoever sent them.
     if not is_gateway(bearer_token()):
-        raise PermissionDenied("Only the SSH gateway may call this endpoint")
+        raise AuthenticationFailed("Only the SSH gateway may call this endpoint: its token is required")
 
 
 def login_required(view):

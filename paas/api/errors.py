@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from paas.domain import errors
@@ -65,7 +65,7 @@ def register_error_handlers(app: Flask) -> None:
         if "errors" in data or "messages" in data:
             body["errors"] = data.get("errors", data.get("messages"))
         if status == 413:
-            limit = request.max_content_length
+            limit = g.get("body_limit") or request.max_content_length
             body["message"] = f"The request body is larger than this endpoint accepts ({limit} bytes)"
         elif status >= 500:
             log.warning("HTTP %s on %s %s", status, request.method, request.path)

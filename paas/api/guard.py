@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import math
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 
 from paas.config import Settings
-from paas.domain.errors import ValidationError
+from paas.domain.errors import TooLarge, ValidationError
 
 from .common import AUTH_POLICY, GATEWAY, PUBLIC, UPLOAD, authenticate_request, require_gateway, services
 
@@ -24,7 +24,7 @@ API_PREFIX = "/v1/"
 def install(app: Flask, settings: Settings) -> None:
     # Werkzeug refuses a larger Content-Length at once, and stops a chunked body at the limit,
     # before anything parses it (413).
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
     app.before_request(guard)
 
 
@@ -32,15 +32,21 @@ def guard() -> None:
     if request.endpoint is None or not request.path.startswith(API_PREFIX):
         return  # no such route (404/405 follow), or the spec, docs and /healthz
     view = current_app.view_functions[request.endpoint]
-    if getattr(view, UPLOAD, False):
-        request.max_content_length = services().settings.max_upload_bytes
+    settings = services().settings
+    g.body_limit = settings.max_upload_bytes if getattr(view, UPLOAD, False) else settings.max_body_bytes
+    # One byte more than the limit: werkzeug cuts a chunked body (no Content-Length) at its limit
+    # silently, so the readers (check_json, builds/upload.py) see the extra byte and refuse.
+    request.max_content_length = g.body_limit + 1
     policy = getattr(view, AUTH_POLICY, None)
     if policy == GATEWAY:
         require_gateway()
     elif policy != PUBLIC:
         authenticate_request()
     if request.is_json:
-        check_json(request.get_data(cache=True))
+        data = request.get_data(cache=True)
+        if len(data) > g.body_limit:
+            raise TooLarge(f"The request body is larger than this endpoint accepts ({g.body_limit} bytes)")
+        check_json(data)
 
 
 def check_json(data: bytes) -> None:
