@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import math
 import secrets
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -115,13 +116,19 @@ class ApiToken:
 
 
 def new_token_id() -> str:
-    return secrets.token_hex(6)
+    """Milliseconds since the epoch, then random: ids sort in the order tokens were issued
+    (created_at has one-second precision), and never repeat."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(3)}"
+
+
+def issue_order(token: ApiToken) -> tuple[str, str]:
+    return token.created_at, token.id
 
 
 def tokens_to_evict(tokens: list[ApiToken], now: datetime, ttl: int, keep: int) -> list[ApiToken]:
     """Before adding one token: the expired ones, and the oldest beyond `keep - 1` of the rest."""
     expired = [t for t in tokens if t.expired(now, ttl)]
-    live = sorted((t for t in tokens if not t.expired(now, ttl)), key=lambda t: t.created_at)
+    live = sorted((t for t in tokens if not t.expired(now, ttl)), key=issue_order)
     excess = max(0, len(live) - (keep - 1))
     return expired + live[:excess]
 

@@ -14,6 +14,7 @@ from paas.domain.users import (
     ApiToken,
     User,
     hash_password,
+    issue_order,
     new_token,
     new_token_id,
     token_digest,
@@ -134,7 +135,7 @@ class AuthService:
         now = datetime.now(UTC)
         current_record = self.tokens.get(token_digest(current)) if current else None
         result = []
-        for record in sorted(self.tokens.list_for(actor.username), key=lambda t: t.created_at):
+        for record in sorted(self.tokens.list_for(actor.username), key=issue_order):
             if record.expired(now, self.policy.ttl):
                 self.tokens.revoke_id(actor.username, record.id)
                 continue
