@@ -41,7 +41,9 @@ def cmd_logs(ctx: Context, args: argparse.Namespace) -> int:
     try:
         with client.stream("GET", api_path("apps", app, "logs"), params=params, accept="text/plain") as response:
             for line in iter_lines(response):
-                if line:  # empty lines are the controller's keep-alives while the app is quiet
+                # While following, empty lines are the controller's keep-alives (how it notices
+                # that we left); every real line starts with its instance, e.g. "web.1a2b3c".
+                if line or not args.follow:
                     print(line, flush=True)
     except KeyboardInterrupt:
         # Ctrl-C is how a followed log ends.
