@@ -241,6 +241,10 @@ class DockerScheduler:
                 network.remove()
             except docker.errors.NotFound:
                 pass
+            except docker.errors.APIError as exc:
+                # Still in use (a container another worker started a moment ago): apps() lists
+                # the app while its network exists, so the supervisor's sweep removes both later.
+                log.warning("docker scheduler: network of %s not removed yet: %s", app, _first_line(exc))
 
     def _tags(self, plan: AppPlan, canary: bool) -> list[str]:
         if canary:
