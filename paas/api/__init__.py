@@ -28,7 +28,7 @@ from . import (
 )
 from .errors import register_error_handlers
 from .guard import install as install_guard
-from .spec import PathParameterPlugin
+from .spec import CONVERTERS, PathParameterPlugin
 
 RESOURCES = (auth, users, keys, apps, config, releases, builds, formation, ps, deployments, logs, run, domains,
              tls, perms, gateway)
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         JSON_SORT_KEYS=False,
     )
     app.extensions["paas"] = services or build_services(settings)
+    app.url_map.converters.update(CONVERTERS)
     api = Api(app, spec_kwargs={"extra_plugins": [PathParameterPlugin()]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for resource in RESOURCES:

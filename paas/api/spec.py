@@ -10,7 +10,8 @@ import re
 from typing import Any
 
 from apispec import BasePlugin
-from marshmallow import ValidationError, validate
+from marshmallow import ValidationError, fields, validate
+from werkzeug.routing import BaseConverter
 
 from paas.domain.apps import APP_NAME_MAX, APP_NAME_MIN, APP_NAME_PATTERN
 from paas.domain.builds import PROCESS_TYPE_PATTERN
@@ -72,3 +73,27 @@ class PathParameterPlugin(BasePlugin):
             if isinstance(parameter, dict) and parameter.get("in") == "path" and parameter["name"] in PATH_PARAMETERS:
                 parameter["schema"] = dict(PATH_PARAMETERS[parameter["name"]])
         return None
+
+
+class VersionConverter(BaseConverter):
+    """<release_version:...> in routes: vN or N only, so /releases/rollback is never a version."""
+
+    regex = VERSION_PATTERN[1:-1]
+
+
+class HexIdConverter(BaseConverter):
+    """<hex_id:...>: build and token ids, so /builds/source is never a build id."""
+
+    regex = HEX_ID_PATTERN[1:-1]
+
+
+CONVERTERS = {"release_version": VersionConverter, "hex_id": HexIdConverter}
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: marshmallow's Boolean also takes 0, 1, "yes", "on"..."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value

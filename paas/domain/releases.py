@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from .errors import ValidationError
 from .patterns import full
 
-VERSION_PATTERN = r"^[vV]?([0-9]{1,9})$"
+VERSION_PATTERN = r"^[vV]?([1-9][0-9]{0,8})$"
 VERSION_RE = full(VERSION_PATTERN)
 MASK = "*****"
 

@@ -58,7 +58,7 @@ def list_tokens():
     return services().auth.list_tokens(current_user(), g.token)
 
 
-@blp.route("/tokens/<token_id>", methods=["DELETE"])
+@blp.route("/tokens/<hex_id:token_id>", methods=["DELETE"])
 @blp.doc(security=SECURITY)
 @blp.response(204)
 @login_required

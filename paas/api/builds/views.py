@@ -51,7 +51,7 @@ def create_build(body, args, app):
     return {"build": build, "release": release.masked(), "deployment": wait_for_live(name, release.version, args["wait"])}
 
 
-@blp.route("/<build_id>", methods=["GET"])
+@blp.route("/<hex_id:build_id>", methods=["GET"])
 @blp.doc(security=SECURITY)
 @blp.response(200, BuildDetailSchema)
 @login_required

@@ -32,7 +32,7 @@ def list_releases(args, app):
     return page
 
 
-@blp.route("/<version>", methods=["GET"])
+@blp.route("/<release_version:version>", methods=["GET"])
 @blp.doc(security=SECURITY)
 @blp.arguments(RevealArgs, location="query")
 @blp.response(200, ReleaseSchema)

@@ -1,5 +1,7 @@
 from marshmallow import Schema, fields, validate
 
+from ..spec import StrictBoolean
+
 
 class CertificateSchema(Schema):
     names = fields.List(fields.String(), required=True)
@@ -20,4 +22,4 @@ class CertificateAddSchema(Schema):
 
 
 class TlsForceSchema(Schema):
-    force = fields.Boolean(required=True, metadata={"description": "redirect HTTP to HTTPS"})
+    force = StrictBoolean(required=True, metadata={"description": "redirect HTTP to HTTPS"})
