@@ -8,11 +8,12 @@ from ..conftest import unique
 def test_deploying_an_image_records_a_build_and_a_release(api):
     name = api.new_app()
     api.patch(f"/v1/apps/{name}/config", json={"values": {"A": "1"}})
-    created = api.post(f"/v1/apps/{name}/builds", json={"image": "127.0.0.1:5000/demo:v1"})
+    image = f"127.0.0.1:5000/{name}:v1"
+    created = api.post(f"/v1/apps/{name}/builds", json={"image": image})
     assert created.status_code == 201
     build, release = created.get_json()["build"], created.get_json()["release"]
-    assert release["version"] == 3 and release["build_id"] == build["id"] and release["config"] == {"A": "1"}
-    assert api.get(f"/v1/apps/{name}/builds/{build['id']}").get_json()["image"] == "127.0.0.1:5000/demo:v1"
+    assert release["version"] == 3 and release["build_id"] == build["id"] and release["config"] == {"A": "*****"}
+    assert api.get(f"/v1/apps/{name}/builds/{build['id']}").get_json()["image"] == image
     assert [b["id"] for b in api.get(f"/v1/apps/{name}/builds").get_json()["results"]] == [build["id"]]
     formation = api.get(f"/v1/apps/{name}/formation").get_json()
     assert formation["processes"] == [{"type": "web", "quantity": 1, "memory": None, "cpu": None,
