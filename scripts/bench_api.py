@@ -79,7 +79,8 @@ def main() -> None:
         harness.stop(proc)
         consul = os.environ.get("CONSUL_HTTP_ADDR", "127.0.0.1:8500")
         consul = consul if "://" in consul else f"http://{consul}"
-        requests.delete(f"{consul}/v1/kv/{prefix}/", params={"recurse": "true"}, timeout=10)
+        requests.delete(f"{consul}/v1/kv/{prefix}/", params={"recurse": "true"}, timeout=10,
+                        headers={"X-Consul-Token": os.environ.get("CONSUL_HTTP_TOKEN", "")})
 
 
 if __name__ == "__main__":

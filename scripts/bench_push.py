@@ -108,7 +108,8 @@ def main() -> None:
         harness.stop(controller)
         consul = os.environ.get("CONSUL_HTTP_ADDR", "127.0.0.1:8500")
         consul = consul if "://" in consul else f"http://{consul}"
-        requests.delete(f"{consul}/v1/kv/{prefix}/", params={"recurse": "true"}, timeout=10)
+        requests.delete(f"{consul}/v1/kv/{prefix}/", params={"recurse": "true"}, timeout=10,
+                        headers={"X-Consul-Token": os.environ.get("CONSUL_HTTP_TOKEN", "")})
         shutil.rmtree(gateway_dir, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
 

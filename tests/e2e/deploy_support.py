@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import requests
 
+from .. import harness
 from ..conftest import wait_until
 
 
@@ -30,8 +31,8 @@ class AppClient:
         return self.ok("POST", "/builds", json={"image": image, "procfile": procfile})
 
     def passing(self, process_type: str = "web") -> list[dict]:
-        entries = requests.get(f"{self.consul}/v1/health/service/{self.app}-{process_type}",
-                               params={"passing": "1"}, timeout=5).json()
+        entries = harness.consul_session().get(f"{self.consul}/v1/health/service/{self.app}-{process_type}",
+                                               params={"passing": "1"}, timeout=5).json()
         return entries
 
     def live_addresses(self) -> list[str]:
