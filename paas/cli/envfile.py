@@ -19,7 +19,7 @@ _ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
 
 
 def validate_key(key: str) -> str:
-    if not KEY_RE.match(key):
+    if not KEY_RE.fullmatch(key):
         raise CLIError(f"Invalid config key {key!r}: use letters, digits and '_', not starting with a digit")
     return key
 
@@ -30,7 +30,7 @@ def parse_assignments(items: Sequence[str]) -> dict[str, str]:
     for position, item in enumerate(items, start=1):
         key, sep, value = item.partition("=")
         # A malformed argument may be a pasted secret, so it is named by position only.
-        if not sep or not KEY_RE.match(key):
+        if not sep or not KEY_RE.fullmatch(key):
             raise CLIError(
                 f"Argument {position} is not KEY=VALUE (keys are letters, digits and '_', not starting with a digit)"
             )
@@ -78,14 +78,14 @@ def parse_env(text: str, source: str = ".env") -> dict[str, str]:
             line = line[len("export") :].lstrip()
         key, sep, value = line.partition("=")
         key = key.strip()
-        if not sep or not KEY_RE.match(key):
+        if not sep or not KEY_RE.fullmatch(key):
             raise CLIError(f"{source} line {number}: expected KEY=VALUE")
         result[key] = _unquote(value.strip())
     return result
 
 
 def format_value(value: str) -> str:
-    if BARE_VALUE_RE.match(value):
+    if BARE_VALUE_RE.fullmatch(value):
         return value
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")

@@ -40,7 +40,7 @@ def register(reg: Registry) -> None:
 def _split(item: str, what: str, example: str) -> tuple[str, str]:
     name, sep, value = item.partition("=")
     name, value = name.strip(), value.strip()
-    if not sep or not TYPE_RE.match(name) or not value:
+    if not sep or not TYPE_RE.fullmatch(name) or not value:
         raise CLIError(f"Invalid {what} limit {item[:40]!r}: expected TYPE={example}")
     return name, value
 
@@ -50,7 +50,7 @@ def parse_limits(memory: Sequence[str], cpu: Sequence[str]) -> dict[str, dict[st
     limits: dict[str, dict[str, Any]] = {}
     for item in memory:
         name, value = _split(item, "memory", "512M")
-        if not MEMORY_RE.match(value):
+        if not MEMORY_RE.fullmatch(value):
             raise CLIError(f"Invalid memory limit {value[:20]!r} for {name}: use e.g. 512M or 1G")
         if "memory" in limits.setdefault(name, {}):
             raise CLIError(f"The memory of {name} is given more than once")
@@ -103,7 +103,7 @@ def cmd_set(ctx: Context, args: argparse.Namespace) -> None:
 def cmd_unset(ctx: Context, args: argparse.Namespace) -> None:
     types = list(dict.fromkeys(args.types))
     for name in types:
-        if not TYPE_RE.match(name):
+        if not TYPE_RE.fullmatch(name):
             raise CLIError(f"Invalid process type {name[:40]!r}")
     app = ctx.app(args)
     body = {"limits": {name: {"memory": None, "cpu": None} for name in types}}

@@ -65,7 +65,7 @@ def register(reg: Registry) -> None:
 def parse_scale(items: Sequence[str]) -> dict[str, int]:
     result: dict[str, int] = {}
     for item in items:
-        match = SCALE_RE.match(item.strip())
+        match = SCALE_RE.fullmatch(item.strip())
         if not match:
             raise CLIError(f"Invalid scale {item[:40]!r}: expected TYPE=N, e.g. web=3")
         name, quantity = match.group(1), int(match.group(2))
@@ -77,7 +77,7 @@ def parse_scale(items: Sequence[str]) -> dict[str, int]:
 
 def seconds(text: str) -> float:
     """'10', '10s', '1.5' or '2m' -> seconds."""
-    match = SECONDS_RE.match(text.strip())
+    match = SECONDS_RE.fullmatch(text.strip())
     if not match:
         raise argparse.ArgumentTypeError(f"expected seconds, e.g. 10 or 1.5s or 2m, got {text!r}")
     value = float(match.group(1))

@@ -231,7 +231,7 @@ def go_duration(seconds: float) -> str:
 def memory_mb(value: str | None, default: str) -> int:
     """'512M' / '1G' / '65536K' (the formation's limits syntax) in MB, at least Nomad's 10 MB."""
     text = (value or default).strip()
-    match = MEMORY_RE.match(text)
+    match = MEMORY_RE.fullmatch(text)
     if not match:
         raise ValidationError(f"Invalid memory limit {text[:20]!r}: use a number and K, M or G (e.g. 512M)")
     number, unit = int(match.group(1)), match.group(2).upper()
