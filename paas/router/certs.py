@@ -1,33 +1,33 @@
-"""TLS certificates for app domains: validate a PEM certificate (chain) and its private key.
+"""TLS certificates for app domains: validate a PEM certificate (chain) and its private key with
+`cryptography` (x509 parsing, names, validity, key type and size, key/certificate match).
 
-Standard library only: OpenSSL itself (through the ssl module) checks that the key matches the
-certificate and that both parse, and decodes the leaf certificate's names and dates.
-
-Private keys are never printed, logged or put into an error message; they touch the disk only
-in a private temporary directory (mode 0700, files 0600, in /dev/shm when there is one), which
-is removed before validate() returns.
+Everything happens in memory: the private key is never written anywhere by this module, never
+printed, logged or put into an error message.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+import ipaddress
 import re
-import shutil
-import ssl
-import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.oid import NameOID
 
 from paas.domain.errors import ValidationError
 
 MAX_CERT_BYTES = 64 * 1024  # a leaf and its chain
 MAX_KEY_BYTES = 16 * 1024
+MAX_CHAIN = 10
+MIN_RSA_BITS = 2048
+# Curves every TLS client speaks; others are refused rather than served to clients that fail.
+EC_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
 # A certificate valid from a few minutes in the future is accepted (clock skew).
 CLOCK_SKEW = 300.0
 
@@ -35,7 +35,7 @@ _PEM_RE = re.compile(
     r"-----BEGIN (?P<label>[A-Z0-9 ]+)-----\r?\n(?P<body>.*?)-----END (?P=label)-----", re.DOTALL
 )
 _KEY_LABELS = {"PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"}
-_HOST_RE = re.compile(r"^(\*\.)?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{1,63}$")
+_HOST_RE = re.compile(r"\A(\*\.)?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{1,63}\Z")
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,10 @@ class CertificateInfo:
     fingerprint: str  # SHA-256 of the leaf's DER, hex with colons (as `openssl x509 -fingerprint`)
     chain_length: int
     self_signed: bool
+    # Every name a router may serve the certificate for (Traefik takes the CN, every DNS SAN and
+    # every IP SAN): the list a tenant's certificate is judged by, hostname-shaped or not.
+    served_names: tuple[str, ...] = ()
+    key_type: str = ""
 
     def covers(self, host: str) -> bool:
         """True if the certificate is valid for host (exact name, or a one-label wildcard)."""
@@ -68,6 +72,8 @@ class CertificateInfo:
             "fingerprint": self.fingerprint,
             "chain_length": self.chain_length,
             "self_signed": self.self_signed,
+            "served_names": list(self.served_names),
+            "key_type": self.key_type,
         }
 
 
@@ -84,44 +90,29 @@ def validate(
     cert_pem: str | bytes, key_pem: str | bytes, *, now: float | None = None, hosts: list[str] | None = None
 ) -> CertificateInfo:
     """Check a PEM certificate (leaf first, then any intermediates) and its unencrypted PEM
-    private key: both parse, the key matches the leaf, the leaf is valid now and names at least
-    one DNS name. With hosts, at least one of them must be covered by the certificate.
+    private key: both parse, the key is RSA >= 2048 bits, ECDSA on a standard curve or Ed25519,
+    it matches the leaf, the leaf is valid now and names at least one DNS name. With hosts, at
+    least one of them must be covered by the certificate.
 
     Returns the leaf's CertificateInfo; raises ValidationError (whose message never contains
     key material) otherwise."""
     cert_text = _text(cert_pem, "certificate", MAX_CERT_BYTES)
     key_text = _text(key_pem, "private key", MAX_KEY_BYTES)
-    certs = [m for m in _PEM_RE.finditer(cert_text) if m["label"] == "CERTIFICATE"]
-    if not certs:
+    blocks = [m for m in _PEM_RE.finditer(cert_text) if m["label"] == "CERTIFICATE"]
+    if not blocks:
         raise ValidationError("The certificate is not a PEM certificate (-----BEGIN CERTIFICATE-----)")
-    keys = list(_PEM_RE.finditer(key_text))
-    if any("ENCRYPTED" in m["label"] or "ENCRYPTED" in m["body"] for m in keys):
-        raise ValidationError("The private key is encrypted: give it without a passphrase")
-    keys = [m for m in keys if m["label"] in _KEY_LABELS]
-    if len(keys) != 1:
-        raise ValidationError("The private key must be exactly one unencrypted PEM private key")
-    leaf = certs[0].group(0)
-    chain = "\n".join(m.group(0) for m in certs) + "\n"
+    if len(blocks) > MAX_CHAIN:
+        raise ValidationError(f"The certificate chain has more than {MAX_CHAIN} certificates")
     try:
-        der = ssl.PEM_cert_to_DER_cert(leaf)
+        chain = [x509.load_pem_x509_certificate(m.group(0).encode("ascii")) for m in blocks]
     except ValueError:
-        raise ValidationError("The certificate is not valid PEM") from None
+        raise ValidationError("The certificate is not valid PEM (an X.509 certificate)") from None
+    key = _private_key(key_text)
+    leaf = chain[0]
+    if _public_der(key.public_key()) != _public_der(leaf.public_key()):
+        raise ValidationError("The private key does not match the certificate")
 
-    with _private_dir() as tmp:
-        cert_file, key_file = tmp / "cert.pem", tmp / "key.pem"
-        _write_private(cert_file, chain)
-        _write_private(key_file, keys[0].group(0) + "\n")
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        try:
-            context.load_cert_chain(cert_file, key_file, password=_no_password)
-        except ssl.SSLError as exc:
-            raise ValidationError(_ssl_message(exc)) from None
-        try:
-            decoded = ssl._ssl._test_decode_cert(str(cert_file))  # type: ignore[attr-defined]
-        except (ssl.SSLError, ValueError):
-            raise ValidationError("The certificate could not be decoded") from None
-
-    info = _info(decoded, der, len(certs))
+    info = _info(leaf, len(chain), _key_type(key))
     now = time.time() if now is None else now
     if info.not_after.timestamp() <= now:
         raise ValidationError(f"The certificate expired on {info.not_after.isoformat()}")
@@ -137,22 +128,28 @@ def validate(
 
 
 def make_self_signed(names: list[str], days: int = 30) -> tuple[str, str]:
-    """A self-signed certificate and its key (PEM) for names, via the openssl CLI: for tests,
-    benchmarks and a development platform domain. Never for production."""
-    if not names or not all(_HOST_RE.match(n) for n in names):
+    """A self-signed certificate and its ECDSA P-256 key (PEM) for names: for tests, benchmarks
+    and a development platform domain. Never for production."""
+    if not names or not all(isinstance(n, str) and _HOST_RE.match(n) for n in names):
         raise ValueError("names must be DNS names")
-    openssl = shutil.which("openssl")
-    if not openssl:
-        raise RuntimeError("the openssl command is missing (scripts/install.sh installs it)")
-    with _private_dir() as tmp:
-        san = ",".join(f"DNS:{n}" for n in names)
-        subprocess.run(
-            [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-             "-keyout", str(tmp / "key.pem"), "-out", str(tmp / "cert.pem"), "-days", str(days),
-             "-subj", f"/CN={names[0]}", "-addext", f"subjectAltName={san}"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        return (tmp / "cert.pem").read_text(), (tmp / "key.pem").read_text()
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
 
 
 def fingerprint(der: bytes) -> str:
@@ -172,64 +169,87 @@ def _text(pem: str | bytes, what: str, limit: int) -> str:
         raise ValidationError(f"The {what} is empty")
     if len(pem) > limit:
         raise ValidationError(f"The {what} is larger than {limit // 1024} KiB")
+    if not pem.isascii():
+        raise ValidationError(f"The {what} is not PEM text")
     return pem
 
 
-def _no_password() -> bytes:
-    # Without a callback OpenSSL would prompt on the terminal for an encrypted key.
-    raise ValidationError("The private key is encrypted: give it without a passphrase")
+def _private_key(key_text: str):
+    blocks = list(_PEM_RE.finditer(key_text))
+    if any("ENCRYPTED" in m["label"] or "ENCRYPTED" in m["body"] for m in blocks):
+        raise ValidationError("The private key is encrypted: give it without a passphrase")
+    blocks = [m for m in blocks if m["label"] in _KEY_LABELS]
+    if len(blocks) != 1:
+        raise ValidationError("The private key must be exactly one unencrypted PEM private key")
+    try:
+        key = serialization.load_pem_private_key(blocks[0].group(0).encode("ascii"), password=None)
+    except TypeError:
+        raise ValidationError("The private key is encrypted: give it without a passphrase") from None
+    except (ValueError, UnsupportedAlgorithm):
+        # cryptography's messages describe the failure, but say nothing more than this.
+        raise ValidationError("The private key is not a valid PEM private key") from None
+    if isinstance(key, rsa.RSAPrivateKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise ValidationError(f"The RSA key has {key.key_size} bits: use at least {MIN_RSA_BITS}")
+    elif isinstance(key, ec.EllipticCurvePrivateKey):
+        if not isinstance(key.curve, EC_CURVES):
+            raise ValidationError(f"The ECDSA key's curve {key.curve.name} is not supported: use P-256 or P-384")
+    elif not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise ValidationError("The private key must be RSA, ECDSA or Ed25519")
+    return key
 
 
-def _ssl_message(exc: ssl.SSLError) -> str:
-    reason = (exc.reason or str(exc)).upper()
-    if "KEY_VALUES_MISMATCH" in reason or "MISMATCH" in reason:
-        return "The private key does not match the certificate"
-    if "KEY_TOO_SMALL" in reason or "TOO_WEAK" in reason:
-        return "The key or the certificate's signature is too weak (use RSA >= 2048 bits or ECDSA)"
-    if "PEM" in reason or "ASN1" in reason or "NO_START_LINE" in reason or "BAD_BASE64" in reason:
-        return "The certificate or the private key is not valid PEM"
-    # OpenSSL reasons name a failure, never key contents.
-    return f"The certificate and key were rejected: {exc.reason or 'unknown reason'}"
+def _key_type(key) -> str:
+    if isinstance(key, rsa.RSAPrivateKey):
+        return f"RSA {key.key_size}"
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return f"ECDSA {key.curve.name}"
+    return "Ed25519"
 
 
-def _info(decoded: dict, der: bytes, chain_length: int) -> CertificateInfo:
-    subject = {k: v for rdn in decoded.get("subject", ()) for k, v in rdn}
-    issuer = {k: v for rdn in decoded.get("issuer", ()) for k, v in rdn}
+def _public_der(public_key) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _info(leaf: x509.Certificate, chain_length: int, key_type: str) -> CertificateInfo:
+    try:
+        cns = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        cn = str(cns[0].value) if cns else None
+        issuer = leaf.issuer.rfc4514_string()
+        try:
+            san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            dns_names = san.get_values_for_type(x509.DNSName)
+            ip_names = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+        except x509.ExtensionNotFound:
+            dns_names, ip_names = [], []
+    except ValueError:
+        raise ValidationError("The certificate could not be decoded") from None
     names: list[str] = []
-    for kind, value in decoded.get("subjectAltName", ()):
+    for value in dns_names:
         value = value.lower().rstrip(".")
-        if kind == "DNS" and _HOST_RE.match(value) and value not in names:
+        if _HOST_RE.match(value) and value not in names:
             names.append(value)
-    cn = subject.get("commonName")
     if cn and _HOST_RE.match(cn.lower()) and cn.lower() not in names:
         names.append(cn.lower())
+    served = list(dict.fromkeys([*(n.lower() for n in dns_names), *ip_names, *([cn.lower()] if cn else [])]))
     return CertificateInfo(
         names=tuple(names),
         common_name=cn,
-        issuer=", ".join(f"{k}={v}" for k, v in issuer.items()),
-        not_before=_when(decoded["notBefore"]),
-        not_after=_when(decoded["notAfter"]),
-        fingerprint=fingerprint(der),
+        issuer=issuer,
+        not_before=leaf.not_valid_before_utc,
+        not_after=leaf.not_valid_after_utc,
+        fingerprint=fingerprint(leaf.public_bytes(serialization.Encoding.DER)),
         chain_length=chain_length,
-        self_signed=decoded.get("subject") == decoded.get("issuer"),
+        self_signed=leaf.subject == leaf.issuer,
+        served_names=tuple(served),
+        key_type=key_type,
     )
 
 
-def _when(value: str) -> datetime:
-    return datetime.fromtimestamp(ssl.cert_time_to_seconds(value), UTC)
-
-
-@contextmanager
-def _private_dir() -> Iterator[Path]:
-    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    path = Path(tempfile.mkdtemp(prefix="paas-cert-", dir=base))  # mode 0700
+def is_ip(name: str) -> bool:
     try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)

@@ -105,18 +105,77 @@ def test_errors_and_logs_never_contain_the_key(pair, other_pair, caplog):
     assert "PRIVATE" not in repr(certs.validate(*pair))
 
 
-def test_no_key_left_on_disk(pair):
-    before = {p for p in os.listdir("/dev/shm") if p.startswith("paas-cert-")} if os.path.isdir("/dev/shm") else set()
+def test_validation_writes_no_file(pair, tmp_path, monkeypatch):
+    """Validation happens in memory: no temporary file (where a key would sit) is ever opened."""
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda path, *a, **k: opened.append(path) or real_open(path, *a, **k))
     certs.validate(*pair)
-    after = {p for p in os.listdir("/dev/shm") if p.startswith("paas-cert-")} if os.path.isdir("/dev/shm") else set()
-    assert after == before
+    assert opened == []
+    assert not hasattr(certs, "_private_dir") and "_test_decode_cert" not in open(certs.__file__).read()
+
+
+def _signed(key, names, *, cn=None, ips=()):
+    """A self-signed certificate for names (and IP SANs) signed by key."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn or names[0])])
+    now = datetime.datetime.now(datetime.UTC)
+    sans = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False).sign(key, hashes.SHA256()))
+    return cert
+
+
+def _pems(key, cert):
+    from cryptography.hazmat.primitives import serialization
+
+    return (cert.public_bytes(serialization.Encoding.PEM).decode(),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                              serialization.NoEncryption()).decode())
+
+
+def test_key_types_and_sizes():
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    with pytest.raises(ValidationError, match="at least 2048"):
+        certs.validate(*_pems(small, _signed(small, ["a.example.test"])))
+    weird = ec.generate_private_key(ec.SECP256K1())
+    with pytest.raises(ValidationError, match="curve"):
+        certs.validate(*_pems(weird, _signed(weird, ["a.example.test"])))
+    good = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    info = certs.validate(*_pems(good, _signed(good, ["a.example.test"])))
+    assert info.key_type == "RSA 2048" and info.names == ("a.example.test",)
+
+
+def test_served_names_include_ip_sans_and_odd_common_names():
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    info = certs.validate(*_pems(key, _signed(key, ["a.example.test"], cn="Not A Host", ips=["127.0.0.1"])))
+    assert info.names == ("a.example.test",)
+    assert set(info.served_names) == {"a.example.test", "127.0.0.1", "not a host"}
+
+
+def test_garbage_certificate_is_a_validation_error(pair):
+    body = "-----BEGIN CERTIFICATE-----\nTUlJQm9n\n-----END CERTIFICATE-----\n"
+    with pytest.raises(ValidationError, match="not valid PEM"):
+        certs.validate(body, pair[1])
 
 
 # ---------------------------------------------------------------- files
 
 def test_platform_route(tmp_path):
     path = files.write_platform_route(tmp_path, "paas.test", ["http://127.0.0.1:8000/"])
-    assert path.name == "paas-controller.yml"
+    assert path.name == "paas.controller.yml"
     conf = json.loads(path.read_text())
     routers = conf["http"]["routers"]
     assert routers["paas-controller"] == {
@@ -137,9 +196,9 @@ def test_certificate_write_replace_remove(tmp_path, pair, other_pair):
     assert stat.S_IMODE(router.stat().st_mode) == 0o700
     crt, key = files.certificate_paths(router, "myapp")
     assert crt.read_text() == pair[0].strip() + "\n" and key.read_text() == pair[1].strip() + "\n"
-    for p in (crt, key, router / "cert-myapp.yml"):
+    for p in (crt, key, router / "paas.cert.myapp.yml"):
         assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
-    conf = json.loads((router / "cert-myapp.yml").read_text())
+    conf = json.loads((router / "paas.cert.myapp.yml").read_text())
     assert conf == {"tls": {"certificates": [{"certFile": str(crt), "keyFile": str(key)}]}}
 
     files.write_certificate(router, "myapp", *other_pair)  # replace: new files, old ones gone
@@ -159,10 +218,45 @@ def test_sync_certificates(tmp_path, pair, other_pair):
     files.write_certificate(tmp_path, "gone", *pair)
     files.sync_certificates(tmp_path, {"a": pair, "b": other_pair})
     assert files.list_certificates(tmp_path) == ["a", "b"]
-    assert not list(tmp_path.glob("cert-gone*"))
+    assert not list(tmp_path.glob("*gone*"))
 
 
-@pytest.mark.parametrize("name", ["../x", "A", "", "a/b", "-a", "a.yml"])
+def test_platforms_share_a_directory(tmp_path, pair, other_pair):
+    """Two platforms (KV prefixes) in one router directory: each sees, syncs and removes only its
+    own files; the controller routes have distinct file and router names."""
+    a, b = "paas-test-aaaa1111", "paas/other"
+    files.write_certificate(tmp_path, "web", *pair, platform=a)
+    files.write_certificate(tmp_path, "web", *other_pair, platform=b)
+    route_a = files.write_platform_route(tmp_path, "a.test", ["http://127.0.0.1:1"], platform=a)
+    route_b = files.write_platform_route(tmp_path, "b.test", ["http://127.0.0.1:2"], platform=b)
+    assert route_a != route_b and files.scope(b).startswith("h_") and "." not in files.scope(b)
+    assert set(json.loads(route_a.read_text())["http"]["routers"]).isdisjoint(
+        json.loads(route_b.read_text())["http"]["routers"])
+    files.sync_certificates(tmp_path, {}, platform=b)
+    assert files.list_certificates(tmp_path, platform=a) == ["web"]
+    assert files.list_certificates(tmp_path, platform=b) == []
+    assert files.certificate_paths(tmp_path, "web", platform=a)[1].read_text() == pair[1].strip() + "\n"
+    assert files.remove_platform_route(tmp_path, platform=b) and route_a.exists()
+    assert not files.remove_certificate(tmp_path, "web", platform=b)
+    assert files.list_certificates(tmp_path, platform=a) == ["web"]
+
+
+def test_legacy_controller_route_of_the_same_router_is_replaced(tmp_path):
+    legacy = tmp_path / "paas-controller.yml"
+    legacy.write_text(json.dumps({"http": {"routers": {"paas-controller": {}}, "services": {}}}))
+    other = tmp_path / "other.yml"
+    other.write_text(json.dumps({"http": {"routers": {"x": {}}}}))
+    files.write_platform_route(tmp_path, "paas.test", ["http://127.0.0.1:8000"])
+    assert not legacy.exists() and other.exists()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000\n", "127.0.0.1:8000", "http://a/b", "ftp://a"])
+def test_platform_route_urls_full_match(tmp_path, url):
+    with pytest.raises(ValueError):
+        files.write_platform_route(tmp_path, "paas.test", [url])
+
+
+@pytest.mark.parametrize("name", ["../x", "A", "", "a/b", "-a", "a.yml", "app\n"])
 def test_certificate_names_cannot_escape(tmp_path, pair, name):
     with pytest.raises(ValueError):
         files.write_certificate(tmp_path, name, *pair)
