@@ -107,6 +107,15 @@ class Settings:
     # package registries works behind a TLS-intercepting proxy. None: do not copy.
     ca_bundle: Path | None = None
     buildpacks_dir: Path = REPO_DIR / "buildpacks"
+    # Host directories a build may name as a buildpack (.buildpacks, BUILDPACK_URL): only these.
+    buildpack_dirs: tuple[Path, ...] = ()
+    build_pids: int = 1024
+    # Source archives (tar uploads): extracted bytes, entries, extracted/compressed ratio.
+    max_source_bytes: int = 512 * 1024 * 1024
+    max_source_entries: int = 100_000
+    max_source_ratio: float = 100.0
+    # Builds of an app kept as local images after a successful build (older ones are removed).
+    keep_images: int = 5
     # The SSH gateway authenticates to the controller with this shared secret and acts as a user.
     gateway_token: str | None = None
     controller_url: str = "http://127.0.0.1:8000"
@@ -174,6 +183,12 @@ class Settings:
             build_cpus=float(_env("PAAS_BUILD_CPUS", str(cls.build_cpus))),
             ca_bundle=_ca_bundle(os.environ.get("PAAS_CA_BUNDLE", "")),
             buildpacks_dir=Path(_env("PAAS_BUILDPACKS_DIR", str(cls.buildpacks_dir))),
+            buildpack_dirs=tuple(Path(p) for p in _list("PAAS_BUILDPACK_DIRS", ":") if Path(p).is_absolute()),
+            build_pids=int(_env("PAAS_BUILD_PIDS", str(cls.build_pids))),
+            max_source_bytes=int(_env("PAAS_MAX_SOURCE_BYTES", str(cls.max_source_bytes))),
+            max_source_entries=int(_env("PAAS_MAX_SOURCE_ENTRIES", str(cls.max_source_entries))),
+            max_source_ratio=float(_env("PAAS_MAX_SOURCE_RATIO", str(cls.max_source_ratio))),
+            keep_images=int(_env("PAAS_KEEP_IMAGES", str(cls.keep_images))),
             gateway_token=_secret("PAAS_GATEWAY_TOKEN"),
             controller_url=_env("PAAS_URL", cls.controller_url).rstrip("/"),
             git_dir=Path(_env("PAAS_GIT_DIR", str(cls.git_dir))),

@@ -1,97 +1,82 @@
 """Which buildpacks a build uses: the app's .buildpacks file, the BUILDPACK_URL config var, or
-detection over the built-in packs in buildpacks/ (in DETECT_ORDER)."""
+detection over the built-in packs in buildpacks/ (in DETECT_ORDER).
+
+The host copies only built-in packs and directories of the operator's allow-list
+(PAAS_BUILDPACK_DIRS). A git URL is never fetched by the host (a URL such as
+http://127.0.0.1:8500/... would reach the host's own services): it is written to
+/workspace/fetch and cloned by driver.sh inside the build container, on the build network."""
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-
-from paas.domain.errors import BuildFailed
+from . import policy
 
 DETECT_ORDER = ("python", "nodejs", "static", "procfile")
 SUPPORTED = (
     "Python (requirements.txt, pyproject.toml or setup.py), Node.js (package.json), "
     "a static site (index.html), anything with a Procfile, or a Dockerfile"
 )
-GIT_URL_RE = re.compile(r"^(https?|git|ssh|file)://|^[\w.-]+@[\w.-]+:")
+MAX_BUILDPACKS = 10
 
 
 @dataclass(frozen=True)
 class BuildpackPlan:
-    """Explicit packs all run in order; otherwise the first built-in pack that detects the app runs."""
+    """Explicit packs all run in order; otherwise the first built-in pack that detects the app runs.
+    `fetch` lines (dir, url, ref) are cloned by driver.sh inside the build container."""
 
     explicit: bool
     names: list[str]
+    fetch: list[tuple[str, str, str]]
 
 
 def requested(app_dir: Path, config: dict[str, str]) -> list[str]:
-    listed = app_dir / ".buildpacks"
-    if listed.is_file():
-        lines = [line.strip() for line in listed.read_text().splitlines()]
+    listed = policy.read_untrusted(app_dir, ".buildpacks")
+    if listed is not None:
+        lines = [line.strip() for line in listed.splitlines()]
         return [line for line in lines if line and not line.startswith("#")]
     url = config.get("BUILDPACK_URL", "").strip()
     return [url] if url else []
 
 
-def prepare(app_dir: Path, config: dict[str, str], builtin: Path, target: Path) -> BuildpackPlan:
-    """Copy (or clone) the packs into target/NN-name, in the order they run."""
+def builtin_names(builtin: Path) -> list[str]:
+    return sorted(p.name for p in builtin.iterdir() if p.is_dir() and (p / "bin" / "compile").is_file())
+
+
+def prepare(app_dir: Path, config: dict[str, str], builtin: Path, target: Path,
+            allowed_dirs: tuple[Path, ...] = ()) -> BuildpackPlan:
+    """Copy the packs into target/NN-name, in the order they run (git ones come later, in the
+    container)."""
     sources = requested(app_dir, config)
-    names = []
     if not sources:
         for index, name in enumerate(DETECT_ORDER):
             shutil.copytree(builtin / name, target / f"{index:02d}-{name}", symlinks=True)
-            names.append(name)
-        return BuildpackPlan(explicit=False, names=names)
-    for index, source in enumerate(sources):
-        name = _fetch(source, builtin, target, index)
-        names.append(name)
-    return BuildpackPlan(explicit=True, names=names)
+        return BuildpackPlan(explicit=False, names=list(DETECT_ORDER), fetch=[])
+    if len(sources) > MAX_BUILDPACKS:
+        raise policy.BuildFailed(f"At most {MAX_BUILDPACKS} buildpacks may be listed")
+    names, fetch = [], []
+    known = builtin_names(builtin)
+    for index, line in enumerate(sources):
+        source = policy.classify_buildpack(line, known, allowed_dirs)
+        dest = f"{index:02d}-{source.name}"
+        if source.kind == "builtin":
+            shutil.copytree(builtin / source.location, target / dest, symlinks=True)
+        elif source.kind == "dir":
+            if not (Path(source.location) / "bin" / "compile").is_file():
+                raise policy.BuildFailed(f"Buildpack {source.location} has no bin/compile")
+            shutil.copytree(source.location, target / dest, symlinks=True)
+        else:
+            fetch.append((dest, source.location, source.ref))
+        names.append(source.name)
+    return BuildpackPlan(explicit=True, names=names, fetch=fetch)
 
 
-def _fetch(source: str, builtin: Path, target: Path, index: int) -> str:
-    url, _, ref = source.partition("#")
-    name = re.sub(r"[^A-Za-z0-9_.-]", "-", url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git"))[:40] or "pack"
-    dest = target / f"{index:02d}-{name}"
-    if (builtin / url).is_dir() and "/" not in url:
-        shutil.copytree(builtin / url, dest, symlinks=True)
-    elif GIT_URL_RE.match(url):
-        try:
-            repo = git.Repo.clone_from(url, dest, depth=None if ref else 1, multi_options=["--quiet"])
-            if ref:
-                repo.git.checkout(ref)
-        except git.GitCommandError as exc:
-            raise BuildFailed(f"Could not fetch buildpack {url}: {exc.stderr.strip()[:300]}") from None
-    elif Path(url).is_absolute() and Path(url).is_dir():
-        shutil.copytree(url, dest, symlinks=True)
-    else:
-        raise BuildFailed(f"Buildpack {url!r} is neither a built-in pack, a git URL nor a directory")
-    if not (dest / "bin" / "compile").is_file():
-        raise BuildFailed(f"Buildpack {url} has no bin/compile")
-    return name
+def fetch_list(plan: BuildpackPlan) -> str:
+    """/workspace/fetch for driver.sh: one `dir<TAB>url<TAB>ref` line per git pack."""
+    return "".join(f"{dest}\t{url}\t{ref}\n" for dest, url, ref in plan.fetch)
 
 
 def parse_release(text: str) -> dict[str, str]:
-    """default_process_types from bin/release's YAML (the simple subset buildpacks emit)."""
-    types: dict[str, str] = {}
-    inside = False
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if not line.startswith((" ", "\t")):
-            inside = line.strip().rstrip(":") == "default_process_types" and line.strip().endswith(":")
-            continue
-        if inside:
-            name, sep, command = line.strip().partition(":")
-            if sep and command.strip():
-                types[name.strip()] = _unquote(command.strip())
-    return types
-
-
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return value
+    return policy.parse_release(text)

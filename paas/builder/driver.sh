@@ -6,9 +6,35 @@
 #   /workspace/buildpacks/NN-name   the packs, in order
 #   /workspace/mode     "explicit" (run every pack) or "detect" (run the first that detects)
 #   /workspace/out      release.yml and pack names for the runner
+#   /workspace/fetch    git buildpacks, `NN-name<TAB>url<TAB>ref` per line: cloned here, inside the
+#                       container on the build network, never by the host (the host must not
+#                       connect to a URL a tenant names)
 set -euo pipefail
 BUILD_DIR=/app CACHE_DIR=/cache ENV_DIR=/workspace/env OUT=/workspace/out
 mode=$(cat /workspace/mode)
+
+if [ -s /workspace/fetch ]; then
+  # Only network transports: no file://, no ext:: helpers; never prompt; no known_hosts in /app.
+  export GIT_ALLOW_PROTOCOL=https:ssh GIT_TERMINAL_PROMPT=0
+  export GIT_SSH_COMMAND="ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=/dev/null"
+  while IFS=$'\t' read -r dest url ref; do
+    echo "-----> Fetching buildpack $url${ref:+#$ref}"
+    depth=(--depth=1)
+    [ -z "$ref" ] || depth=()
+    if ! git clone --quiet "${depth[@]}" -- "$url" "/workspace/buildpacks/$dest" 2>&1 | sed -e 's/^/       /'; then
+      echo " !     Could not fetch buildpack $url"
+      exit 4
+    fi
+    if [ -n "$ref" ] && ! git -C "/workspace/buildpacks/$dest" checkout --quiet "$ref" -- 2>&1 | sed -e "s/^/       /"; then
+      echo " !     Buildpack $url has no ref $ref"
+      exit 4
+    fi
+    if [ ! -f "/workspace/buildpacks/$dest/bin/compile" ]; then
+      echo " !     Buildpack $url has no bin/compile"
+      exit 4
+    fi
+  done </workspace/fetch
+fi
 
 selected=()
 for pack in /workspace/buildpacks/*/; do

@@ -127,6 +127,11 @@ class ImageBuilder(Protocol):
         Raises BuildFailed with the reason."""
         ...
 
+    def remove_app(self, app: str) -> None:
+        """Forget everything built for the app: build cache, build logs, local images and the
+        registry's manifests of its repository."""
+        ...
+
 
 class BuildLogStore(Protocol):
     def append(self, app: str, build_id: str, line: str) -> None: ...

@@ -108,7 +108,7 @@ def test_code_only_rebuild_reuses_the_dependency_cache_and_layer(
 
 
 def test_config_vars_reach_compile_through_env_dir_and_custom_buildpacks(
-    services, owner, app_name, docker_client, tmp_path
+    services, settings, owner, app_name, docker_client, tmp_path
 ):
     pack = tmp_path / "greeting-pack"
     (pack / "bin").mkdir(parents=True)
@@ -126,7 +126,9 @@ def test_config_vars_reach_compile_through_env_dir_and_custom_buildpacks(
     source = tmp_path / "src"
     source.mkdir()
     (source / "README").write_text("nothing to detect")
-    (build_record, release), lines = build(services, app_name, owner, source)
+    # A host directory is a buildpack only when the operator allows it (PAAS_BUILDPACK_DIRS).
+    allowed = build_services(replace(settings, buildpack_dirs=(tmp_path,)))
+    (build_record, release), lines = build(allowed, app_name, owner, source)
     assert "hello from ENV_DIR" not in "\n".join(lines)
     with running(docker_client, build_record.image) as url:
         assert requests.get(url + "/", timeout=5).text.strip() == "hello from ENV_DIR"
@@ -144,7 +146,7 @@ def test_a_build_that_runs_too_long_is_stopped_with_a_clear_error(
     source = tmp_path / "src"
     source.mkdir()
     (source / ".buildpacks").write_text(f"{pack}\n")
-    impatient = build_services(replace(settings, build_timeout=3))
+    impatient = build_services(replace(settings, build_timeout=3, buildpack_dirs=(tmp_path,)))
     with pytest.raises(BuildFailed, match="timed out after"):
         impatient.builds.create_from_source(app_name, owner, source, lambda line: None)
     assert services.releases.current(app_name).version == 1
