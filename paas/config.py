@@ -132,6 +132,8 @@ class Settings:
     # API input limits: JSON request bodies, and source uploads (builds), in bytes.
     max_body_bytes: int = 1024 * 1024
     max_upload_bytes: int = 200 * 1024 * 1024
+    # The largest git push the SSH gateway accepts (git's receive.maxInputSize in every repo).
+    max_push_bytes: int = 200 * 1024 * 1024
     # API tokens: lifetime in seconds, and how many one user keeps (the oldest go first).
     token_ttl: int = 30 * 24 * 3600
     max_tokens_per_user: int = 20
@@ -200,6 +202,7 @@ class Settings:
             controller_route=_env("PAAS_CONTROLLER_ROUTE", "1") != "0",
             max_body_bytes=int(_env("PAAS_MAX_BODY_BYTES", str(cls.max_body_bytes))),
             max_upload_bytes=int(_env("PAAS_MAX_UPLOAD_BYTES", str(cls.max_upload_bytes))),
+            max_push_bytes=int(_env("PAAS_MAX_PUSH_BYTES", str(cls.max_push_bytes))),
             token_ttl=int(_env("PAAS_TOKEN_TTL", str(cls.token_ttl))),
             max_tokens_per_user=int(_env("PAAS_MAX_TOKENS_PER_USER", str(cls.max_tokens_per_user))),
             login_max_failures=int(_env("PAAS_LOGIN_MAX_FAILURES", str(cls.login_max_failures))),
