@@ -10,6 +10,7 @@
 #   package: the git user may not be able to read the checkout or its venv's interpreter),
 #   authorized-keys and git-shell (wrappers running paas.gateway.* with the system python3 and
 #   Debian's python3-requests), repos/ (bare repos, owned by the git user).
+#   PAAS_MAX_PUSH_BYTES, when set, is passed on to the gateway (git's receive.maxInputSize).
 #   The git user (PAAS_GIT_USER, default git) is created if missing.
 set -euo pipefail
 
@@ -56,7 +57,11 @@ setup() {
   as_root cp -r "$REPO/paas" "$dir/lib/paas"
   as_root find "$dir/lib" -name __pycache__ -prune -exec rm -rf {} +
   as_root chmod -R go-w,a+rX "$dir/lib"
-  local env_lines
+  local env_lines push_limit=""
+  if [ -n "${PAAS_MAX_PUSH_BYTES:-}" ]; then
+    [[ "$PAAS_MAX_PUSH_BYTES" =~ ^[0-9]+$ ]] || die "PAAS_MAX_PUSH_BYTES must be a number of bytes"
+    push_limit="export PAAS_MAX_PUSH_BYTES='$PAAS_MAX_PUSH_BYTES'"
+  fi
   env_lines=$(cat <<ENV
 export PAAS_URL='$url'
 export PAAS_GATEWAY_TOKEN_FILE='$token_file'
@@ -65,6 +70,7 @@ export PAAS_GIT_USER='$GIT_USER'
 export PAAS_GIT_SHELL='$dir/git-shell'
 export PYTHONPATH='$dir/lib'
 export PYTHONDONTWRITEBYTECODE=1
+$push_limit
 ENV
 )
   write_root_file "$dir/authorized-keys" 0755 <<WRAP

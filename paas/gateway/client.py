@@ -36,13 +36,14 @@ class GatewayClient:
             raise ControllerError(f"Key lookup failed: HTTP {response.status_code}")
         return response.json()["username"]
 
-    def app_access(self, app: str, username: str) -> tuple[bool, bool]:
-        """(exists, allowed)."""
+    def app_access(self, app: str, username: str) -> str | None:
+        """The app's id when the user may use the app; None when it does not exist or the user
+        may not use it (the two are one answer: the gateway must not tell them apart)."""
         response = self._get(f"/v1/gateway/apps/{app}/access", {"username": username})
         if response.status_code != 200:
             raise ControllerError(f"Access check failed: HTTP {response.status_code}")
         body = response.json()
-        return body["exists"], body["allowed"]
+        return str(body["id"]) if body.get("allowed") and body.get("id") else None
 
     def build_source(self, app: str, username: str, tarball: IO[bytes], git_sha: str) -> Iterator[dict]:
         """Upload the source and yield the NDJSON events of the build as they arrive."""

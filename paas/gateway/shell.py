@@ -35,14 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     except RefusedCommand as exc:
         return refuse(str(exc))
     try:
-        exists, allowed = GatewayClient(settings.controller_url, settings.gateway_token).app_access(app, username)
+        app_id = GatewayClient(settings.controller_url, settings.gateway_token).app_access(app, username)
     except ControllerError as exc:
         return refuse(str(exc))
-    if not exists:
-        return refuse(f"app not found: {app}")
-    if not allowed:
-        return refuse(f"access denied to {app}")
-    repo = ensure_repo(settings.git_dir, app)
+    if app_id is None:
+        # One answer for "no such app" and "not yours", as the API gives: names are not disclosed.
+        return refuse(f"App {app!r} not found")
+    repo = ensure_repo(settings.git_dir, app, app_id, settings.max_push_bytes)
     if command == "git-receive-pack":
         hold_push_lock(repo, app)
     os.environ["PAAS_PUSH_USER"] = username

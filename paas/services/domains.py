@@ -5,28 +5,34 @@ from __future__ import annotations
 from paas.domain.apps import MAX_DOMAINS_PER_APP, App
 from paas.domain.domains import validate_hostname
 from paas.domain.errors import Conflict, NotFound, ValidationError
-from paas.domain.ports import AppStore
+from paas.domain.ports import AppStore, CertStore
 from paas.domain.users import User
 
 from .apps import AppService
 from .retry import retry_on_conflict
+from .tls import wildcard_holders
 
 
 class DomainService:
-    def __init__(self, apps: AppStore, app_service: AppService, platform_domain: str):
+    def __init__(self, apps: AppStore, app_service: AppService, platform_domain: str, certs: CertStore):
         self.apps = apps
         self.app_service = app_service
         self.platform_domain = platform_domain
+        self.certs = certs
 
     def add(self, actor: User, app_name: str, hostname: str) -> str:
         domain = validate_hostname(hostname)
         if domain == self.platform_domain or domain.endswith("." + self.platform_domain):
             raise ValidationError(f"Domains under {self.platform_domain} belong to the platform")
+        # The router would serve another app's wildcard certificate for this host (SNI).
+        holders = wildcard_holders(domain, self.certs.all())
 
         def attempt() -> str:
             app, index = self.app_service.get_with_index(actor, app_name)
             if domain in app.domains:
                 raise Conflict(f"{domain} is already a domain of {app.name}")
+            if any(holder != app.name for holder in holders):
+                raise Conflict(f"Domain {domain} is covered by another app's wildcard certificate")
             if len(app.domains) >= MAX_DOMAINS_PER_APP:
                 raise ValidationError(f"An app can have at most {MAX_DOMAINS_PER_APP} domains")
             updated = App.from_dict({**app.to_dict(), "domains": sorted([*app.domains, domain])})

@@ -79,6 +79,11 @@ class Op:
         return {"KV": {"Verb": "check-index", "Key": key, "Index": index}}
 
     @staticmethod
+    def check_not_exists(key: str) -> dict:
+        """Fail the transaction if the key exists."""
+        return {"KV": {"Verb": "check-not-exists", "Key": key}}
+
+    @staticmethod
     def delete(key: str) -> dict:
         return {"KV": {"Verb": "delete", "Key": key}}
 

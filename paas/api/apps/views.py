@@ -56,11 +56,10 @@ def app_info(app):
 @blp.response(204)
 @login_required
 def destroy_app(app):
-    """Destroy an app and everything it has (owner or admin), then stop its instances."""
-    name = visible_app(app).name
-    services().apps.destroy(current_user(), name)
-    services().deploys.destroy(name)
-    services().tls.publisher.withdraw(name)
+    """Destroy an app and everything it has (owner or admin): instances, network, releases,
+    config, builds, logs, images, git repo, build cache, domains and certificates. Destroying a
+    name whose destroy was interrupted finishes it."""
+    services().apps.destroy(current_user(), app)
 
 
 @blp.route("/<app>/jobspec", methods=["GET"])

@@ -17,3 +17,5 @@ class AccessArgs(Schema):
 class AccessSchema(Schema):
     exists = fields.Boolean(required=True)
     allowed = fields.Boolean(required=True)
+    # The app's random id (only when allowed): the gateway starts its repo afresh when it changes.
+    id = fields.String(allow_none=True)

@@ -31,7 +31,8 @@ def key_owner(args):
 @blp.response(200, AccessSchema)
 @gateway_required
 def app_access(args, app):
-    """Whether the app exists and whether the user may push to it."""
+    """Whether the app exists, whether the user may push to it, and (if so) the app's id."""
     user = services().auth.get_user(args["username"])
     found = services().apps.find(app)
-    return {"exists": found is not None, "allowed": bool(found and user and can_see(user, found))}
+    allowed = bool(found and user and can_see(user, found))
+    return {"exists": found is not None, "allowed": allowed, "id": services().apps.app_id(app) if allowed else None}
