@@ -8,6 +8,7 @@ from .builder.docker_builder import DockerImageBuilder
 from .builder.logs import FileBuildLogStore
 from .config import Settings
 from .domain.scheduler import Scheduler
+from .gateway.repos import LocalGitRepos
 from .router.publisher import FileCertPublisher
 from .services.apps import AppService
 from .services.auth import AuthService, LoginLimits, LoginThrottle, TokenPolicy
@@ -68,13 +69,18 @@ class Services:
 def build_services(settings: Settings) -> Services:
     kv = ConsulKV(connect(settings.consul_addr, settings.consul_token), settings.kv_prefix)
     app_store = ConsulAppStore(kv)
-    apps = AppService(app_store)
     release_store = ConsulReleaseStore(kv)
     releases = ReleaseService(release_store)
     formation_store = ConsulFormationStore(kv)
     formation = FormationService(formation_store, releases)
     deploys = DeployService(build_scheduler(settings, kv), app_store, release_store, formation_store,
                             ConsulDeployStateStore(kv))
+    builder = DockerImageBuilder(settings)
+    cert_publisher = FileCertPublisher(settings.router_dir, settings.kv_prefix)
+    # apps:destroy removes, in order: instances and network, the router's certificate, the
+    # builder's cache, logs, images and registry manifests; and the git repo where it is local.
+    apps = AppService(app_store, (deploys.destroy, cert_publisher.withdraw, builder.remove_app),
+                      repos=LocalGitRepos(settings.git_dir).remove_app)
     return Services(
         settings=settings,
         kv=kv,
@@ -94,15 +100,14 @@ def build_services(settings: Settings) -> Services:
             ConsulBuildStore(kv),
             releases,
             formation,
-            builder=DockerImageBuilder(settings),
+            builder=builder,
             logs=FileBuildLogStore(settings.data_dir / "logs"),
             registry=settings.registry,
             apps=apps,
         ),
         formation=formation,
-        domains=DomainService(app_store, apps, settings.platform_domain),
+        domains=DomainService(app_store, apps, settings.platform_domain, ConsulCertStore(kv)),
         deploys=deploys,
         app_store=app_store,
-        tls=TlsService(app_store, apps, ConsulCertStore(kv), FileCertPublisher(settings.router_dir),
-                       settings.platform_domain),
+        tls=TlsService(app_store, apps, ConsulCertStore(kv), cert_publisher, settings.platform_domain),
     )
