@@ -107,6 +107,22 @@ class DockerImageBuilder:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield cache
 
+    def remove_build_network(self) -> bool:
+        """Remove this platform's build network if no container uses it (for teardown: tests and
+        uninstall); False if it is in use or absent."""
+        name = build_spec.network_name(self.settings.kv_prefix)
+        with self._network_lock:
+            for network in self.client.networks.list(names=[name]):
+                network.reload()
+                if network.attrs.get("Containers"):
+                    return False
+                try:
+                    network.remove()
+                except docker.errors.APIError:
+                    return False
+                return True
+        return False
+
     # ------------------------------------------------------------------ buildpacks
     def _buildpack_build(
         self, app: str, build_id: str, ws: Workspace, cache: Path, config: dict[str, str], sink: LogSink

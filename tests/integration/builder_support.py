@@ -57,3 +57,13 @@ def running(client: docker.DockerClient, image: str, env: dict[str, str] | None 
         yield url
     finally:
         container.remove(force=True)
+
+
+@pytest.fixture(scope="module")
+def build_network_cleanup(settings):
+    """Builds create the platform's build network (one per KV prefix, so one per test run);
+    remove it when the module is done if no container still uses it."""
+    yield
+    from paas.builder.docker_builder import DockerImageBuilder
+
+    DockerImageBuilder(settings).remove_build_network()

@@ -12,7 +12,9 @@ from paas.domain.errors import BuildFailed
 from paas.wiring import build_services
 
 from ..conftest import unique
-from .builder_support import copy_app, registry_tags, running
+from .builder_support import build_network_cleanup, copy_app, registry_tags, running  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("build_network_cleanup")
 
 
 @pytest.fixture

@@ -23,6 +23,9 @@ from paas.wiring import build_services
 
 from ..conftest import unique
 from ..e2e.conftest import sample_repo
+from ..integration.builder_support import build_network_cleanup  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("build_network_cleanup")
 
 
 @pytest.fixture
