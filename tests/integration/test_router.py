@@ -22,6 +22,8 @@ import requests
 from paas.router import certs, files, tags
 from paas.router.client import RouterAddress, RouterClient, wait_for
 
+from .. import harness
+
 pytestmark = pytest.mark.integration
 
 CONVERGE = 10.0  # seconds: the deadline for any route change (measured: well under 1 s)
@@ -80,8 +82,7 @@ class Agent:
 
     def __post_init__(self):
         self.url = self.addr if "://" in self.addr else f"http://{self.addr}"
-        self.http = requests.Session()
-        self.http.trust_env = False  # loopback: never through a proxy
+        self.http = harness.consul_session()  # loopback, as the run's token (Consul has ACLs)
 
     def register(self, service: str, instance_id: str, backend: Backend, tag_list: list[str]) -> None:
         r = self.http.put(f"{self.url}/v1/agent/service/register", json={
