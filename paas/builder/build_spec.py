@@ -84,7 +84,9 @@ def run_image_dockerfile(run_stack: str, user: str, layers: Iterable[str], procf
     for index, rel in enumerate(layers):
         lines.append(f"COPY --chown={user} deps/{index} /app/{rel}")
     lines += [
-        f"COPY --chown={user} app /app",
+        # root/app -> /app: copied as an entry (not onto the stack's existing /app), so /app
+        # itself becomes the user's too and the app can write its own directory.
+        f"COPY --chown={user} root/ /",
         "ENV HOME=/app PORT=5000",
         "WORKDIR /app",
         f"USER {user}",

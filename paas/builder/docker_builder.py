@@ -222,7 +222,8 @@ class DockerImageBuilder:
             # Checked just above with lstat on every component; the build container is gone, so
             # nothing can swap it for a link in between.
             shutil.move(str(ws.app / rel), context / "deps" / str(index))
-        shutil.move(str(ws.app), context / "app")
+        (context / "root").mkdir()
+        shutil.move(str(ws.app), context / "root" / "app")
         shutil.copy(HERE / "launcher.sh", context / "launcher.sh")
         (context / "launcher.sh").chmod(0o755)
         dockerfile = build_spec.run_image_dockerfile(self.settings.run_stack, self.settings.app_user, layers,

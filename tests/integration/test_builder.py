@@ -153,3 +153,35 @@ def test_a_build_that_runs_too_long_is_stopped_with_a_clear_error(
         impatient.builds.create_from_source(app_name, owner, source, lambda line: None)
     assert services.releases.current(app_name).version == 1
     assert not docker_client.containers.list(all=True, filters={"label": f"paas.app={app_name}"})
+
+
+def test_a_build_runs_unprivileged_and_the_image_runs_as_the_app_user(
+    services, settings, owner, app_name, docker_client, tmp_path
+):
+    (build_record, _), _ = build(services, app_name, owner, copy_app("flask", tmp_path))
+    config = docker_client.images.get(build_record.image).attrs["Config"]
+    assert config["User"] == settings.app_user
+    out = docker_client.containers.run(build_record.image, ["touch /app/written && stat -c %u:%g /app /app/.venv"],
+                                       remove=True, labels={"paas.test": "builder"})
+    assert out.decode().split() == [settings.app_user, settings.app_user]
+
+
+def test_old_images_are_pruned_and_remove_app_forgets_everything(
+    services, settings, owner, app_name, docker_client, tmp_path
+):
+    frugal = build_services(replace(settings, keep_images=1))
+    source = copy_app("static", tmp_path)
+    (first, _), _ = build(frugal, app_name, owner, source)
+    (source / "index.html").write_text((source / "index.html").read_text() + "\n<!-- v2 -->\n")
+    (second, _), _ = build(frugal, app_name, owner, source)
+    local = {tag for image in docker_client.images.list(name=f"{settings.registry}/{app_name}") for tag in image.tags}
+    assert local == {second.image}
+    assert set(registry_tags(app_name)) == {first.id, second.id}
+
+    frugal.builds.builder.remove_app(app_name)
+    assert not docker_client.images.list(name=f"{settings.registry}/{app_name}")
+    assert registry_tags(app_name) == []
+    assert not (settings.data_dir / "cache" / app_name).exists()
+    assert not (settings.data_dir / "cache" / f"{app_name}.lock").exists()
+    assert not (settings.data_dir / "logs" / app_name).exists()
+    assert services.builds.log(app_name, second.id) in (None, "")

@@ -218,7 +218,7 @@ def test_build_container_runs_unprivileged_and_bounded(tmp_path: Path):
 def test_run_image_is_owned_and_run_by_the_app_user():
     text = build_spec.run_image_dockerfile("paas/stack-run:latest", "10001:10001", [".venv"], {"web": "python app.py"})
     assert "COPY --chown=10001:10001 deps/0 /app/.venv" in text
-    assert "COPY --chown=10001:10001 app /app" in text
+    assert "COPY --chown=10001:10001 root/ /" in text
     assert "USER 10001:10001" in text.splitlines()
     assert text.splitlines()[-1] == 'CMD ["python app.py"]'
 
