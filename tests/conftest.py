@@ -15,6 +15,7 @@ import docker
 import pytest
 import requests
 
+from paas.builder.docker_builder import DockerImageBuilder
 from paas.config import Settings
 from paas.wiring import Services, build_services
 
@@ -68,6 +69,8 @@ def settings(consul_addr: str, tmp_path_factory) -> Iterator[Settings]:
     yield base
     services = build_services(base)
     services.kv.txn([{"KV": {"Verb": "delete-tree", "Key": prefix + "/"}}])
+    # Every run's builds get a build network of their own prefix: remove it with the run.
+    DockerImageBuilder(base).remove_build_network()
 
 
 @pytest.fixture(scope="session")

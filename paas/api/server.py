@@ -74,7 +74,8 @@ def publish_controller_route(settings: Settings) -> None:
     if host in ("0.0.0.0", "", "::"):
         host = "127.0.0.1"
     try:
-        write_platform_route(settings.router_dir, settings.platform_domain, [f"http://{host}:{port}"])
+        write_platform_route(settings.router_dir, settings.platform_domain, [f"http://{host}:{port}"],
+                             platform=settings.kv_prefix)
     except OSError as exc:
         logging.getLogger(__name__).warning("could not publish the controller's route: %s", exc)
 

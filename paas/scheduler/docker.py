@@ -298,6 +298,10 @@ class DockerScheduler:
                 container.remove(force=True)
             except docker.errors.NotFound:
                 pass
+            except docker.errors.APIError as exc:
+                # 409 "removal already in progress": another worker is removing it; that is gone too.
+                if exc.status_code != 409:
+                    raise
 
         threads = [threading.Thread(target=stop, args=(c,)) for c in containers]
         for thread in threads:

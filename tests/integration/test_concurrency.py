@@ -29,7 +29,8 @@ def test_twenty_parallel_config_sets_make_releases_v2_to_v21_once_each(controlle
 
     assert sorted(returned) == list(range(2, 22))
     listed = session.get(
-        f"{controller.url}/v1/apps/{app}/releases", params={"per_page": 100}, headers=user.headers
+        f"{controller.url}/v1/apps/{app}/releases", params={"per_page": 100, "reveal": "true"},
+        headers=user.headers,
     ).json()
     assert [r["version"] for r in listed["results"]] == list(range(21, 0, -1))
     # No lost update: the last release holds every var, and each release adds exactly one.
