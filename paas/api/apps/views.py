@@ -1,9 +1,12 @@
 """Apps: create, list, info, destroy."""
 
+from dataclasses import replace
+
 from flask import Response
 from flask_smorest import Blueprint
 
 from paas.domain.apps import App
+from paas.domain.releases import MASK
 from paas.scheduler.nomad import render_job
 from paas.services.pagination import paginate
 
@@ -68,4 +71,6 @@ def destroy_app(app):
 def jobspec(app):
     """The Nomad job (HCL2) the nomad scheduler submits for the app's current release."""
     plan = services().deploys.current_plan(visible_app(app))
-    return Response(render_job(plan, services().settings), mimetype="text/plain")
+    # A preview for people: config values stay out of it, as out of every response but config's.
+    masked = replace(plan, env=dict.fromkeys(plan.env, MASK))
+    return Response(render_job(masked, services().settings), mimetype="text/plain")
