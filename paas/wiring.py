@@ -63,7 +63,8 @@ class Services:
 
     def supervisor(self, owner: str) -> Supervisor:
         """The background deployer for one controller process (see services/supervisor.py)."""
-        return Supervisor(self.deploys, self.app_store, ConsulAppLocks(self.kv, owner), self.kv)
+        return Supervisor(self.deploys, self.app_store, ConsulAppLocks(self.kv, owner), self.kv,
+                          finish_destroys=self.apps.finish_pending_destroys)
 
 
 def build_services(settings: Settings) -> Services:

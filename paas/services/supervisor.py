@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from paas.domain.errors import PaasError
 from paas.domain.ports import AppLocks, AppStore, ChangeFeed
@@ -21,8 +22,10 @@ SWEEP_EVERY = 5.0
 
 class Supervisor:
     def __init__(self, deploys: DeployService, apps: AppStore, locks: AppLocks, changes: ChangeFeed,
-                 tick: float = TICK):
+                 tick: float = TICK, finish_destroys: Callable[[], list[str]] | None = None):
         self.deploys = deploys
+        # Finishes destroys a crashed controller left half done (AppService.finish_pending_destroys).
+        self.finish_destroys = finish_destroys
         self.apps = apps
         self.locks = locks
         self.changes = changes
@@ -86,6 +89,9 @@ class Supervisor:
     def _sweep(self, known: set[str]) -> None:
         """Stop what still runs for apps that no longer exist (e.g. a step raced a destroy)."""
         try:
+            if self.finish_destroys:
+                for name in self.finish_destroys():
+                    log.info("supervisor: finished the interrupted destroy of %s", name)
             for name in self.deploys.orphaned_apps(known):
                 if self.locks.try_acquire(name):
                     log.info("supervisor: removing instances of destroyed app %s", name)

@@ -11,6 +11,8 @@ import docker
 import pytest
 import requests
 
+from paas.config import Settings
+
 from ..conftest import REPO, free_port, wait_until
 
 APPS = REPO / "tests" / "apps"
@@ -20,8 +22,16 @@ def registry_addr() -> str:
     return os.environ.get("PAAS_REGISTRY", "127.0.0.1:5000")
 
 
+def registry_auth() -> tuple[str, str] | None:
+    """The platform's registry account (scripts/test.sh exports it when the registry has auth)."""
+    settings = Settings.from_env()
+    if settings.registry_username and settings.registry_password:
+        return settings.registry_username, settings.registry_password
+    return None
+
+
 def registry_tags(app: str) -> list[str]:
-    response = requests.get(f"http://{registry_addr()}/v2/{app}/tags/list", timeout=5)
+    response = requests.get(f"http://{registry_addr()}/v2/{app}/tags/list", timeout=5, auth=registry_auth())
     if response.status_code == 404:
         return []
     response.raise_for_status()
