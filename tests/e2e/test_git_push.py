@@ -11,9 +11,8 @@ import git
 import pytest
 import requests
 
-from paas.builder.registry import RegistryClient
-
 from ..conftest import unique, wait_until
+from ..integration.builder_support import registry_tags
 from .conftest import sample_repo
 
 
@@ -61,9 +60,7 @@ def test_first_push_builds_and_releases_with_live_output(services, gateway, alic
     release = services.releases.current(app)
     assert release.version == 2
     assert services.builds.get(app, release.build_id).git_sha == sha
-    registry = RegistryClient(services.settings.registry, services.settings.registry_username,
-                              services.settings.registry_password)  # the registry requires the platform's login
-    assert release.build_id in registry.tags(app)
+    assert release.build_id in registry_tags(app)
     assert remote_sha(alice, repo, "paas") == sha
     # And it is live behind the router at <app>.<PAAS_DOMAIN>.
     router = f"http://127.0.0.1:{os.environ.get('PAAS_HTTP_PORT', '8080')}/"

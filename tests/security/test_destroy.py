@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import subprocess
 
-from paas.builder.registry import RegistryClient
 from paas.router import certs, files
 
 from ..conftest import unique, wait_until
 from ..e2e.conftest import sample_repo
+from ..integration.builder_support import registry_tags
 from ..integration.conftest import Api
 
 
 def push(pusher, repo, url: str) -> subprocess.CompletedProcess:
     return pusher.git(repo, "push", url, "main", check=False)
-
-
-def registry_tags(services, app: str) -> list[str]:
-    """The app's tags in the platform registry, read with the platform's login (it requires one)."""
-    s = services.settings
-    return RegistryClient(s.registry, s.registry_username, s.registry_password).tags(app)
 
 
 def local_images(docker_client, services, app: str) -> list:
@@ -44,7 +38,7 @@ def test_a_recreated_name_starts_empty(services, gateway, make_pusher, flask_app
     assert "Creating virtualenv" in out.stderr  # (the marker of a build without cache)
     builds = a_api.get(f"/v1/apps/{name}/builds").get_json()
     assert builds["results"] if isinstance(builds, dict) else builds
-    assert registry_tags(services, name) and local_images(docker_client, services, name)
+    assert registry_tags(name) and local_images(docker_client, services, name)
     domain = f"www.{name}.test"
     assert a_api.post(f"/v1/apps/{name}/domains", json={"domain": domain}).status_code == 201
     cert, key = certs.make_self_signed([domain], days=2)
@@ -58,7 +52,7 @@ def test_a_recreated_name_starts_empty(services, gateway, make_pusher, flask_app
     leftovers = [k for k in services.kv.keys(prefix + "/") if f"/{name}" in k or k.endswith(f"/{domain}")]
     assert leftovers == []
     assert name not in files.list_certificates(router_dir, platform=prefix)
-    assert registry_tags(services, name) == []
+    assert registry_tags(name) == []
     assert local_images(docker_client, services, name) == []
     assert not (services.settings.data_dir / "cache" / name).exists()
     assert not (services.settings.data_dir / "logs" / name).exists()
