@@ -1,7 +1,8 @@
 """Finding 8 (router side): two platforms (KV prefixes) share one router directory and the real
 Traefik. Each one's controller route and certificates survive the other's start, sync and
-withdraw, and both are served. One platform is a real `paas-controller` whose start syncs its
-(empty) certificate set, which used to delete every other certificate in the directory."""
+withdraw, and both are served. A third platform is a real `paas-controller` whose start
+publishes its own controller route (which used to replace the others') and syncs its (empty)
+certificate set (which used to delete every other certificate in the directory)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def answers(client: RouterClient, host: str, name: str) -> bool:
 def test_two_platforms_keep_their_routes_and_certificates(router, controller, tmp_path):
     address, client = router
     platforms = {p: (f"{p}.test", Backend(p)) for p in (unique("plat-a"), unique("plat-b"))}
+    c = unique("plat-c")
     (a, (a_domain, a_backend)), (b, (b_domain, b_backend)) = platforms.items()
     publishers = {p: FileCertPublisher(address.router_dir, p) for p in platforms}
     # The same app name on both platforms, each with its own certificate for its own host.
@@ -58,11 +60,25 @@ def test_two_platforms_keep_their_routes_and_certificates(router, controller, tm
             wait_for(lambda d=domain, p=p: fingerprint_for(client, f"web.{d}") == prints[p], CONVERGE,
                      f"{p}'s certificate")
 
-        # A real controller of a third platform starts: it syncs its own (empty) certificate set.
+        # A real controller of a third platform starts with default settings but its prefix and
+        # domain: it publishes its own controller route (under its prefix) and syncs its own
+        # (empty) certificate set. It used to write paas.controller.yml, replacing another's.
+        c_domain = f"{c}.test"
         proc, _ = harness.start_controller({"CONSUL_HTTP_ADDR": controller.env["CONSUL_HTTP_ADDR"],
-                                            "PAAS_KV_PREFIX": unique("plat-c"),
+                                            "PAAS_KV_PREFIX": c, "PAAS_DOMAIN": c_domain,
+                                            "PAAS_ROUTER_DIR": str(address.router_dir),
+                                            "PAAS_CONTROLLER_ROUTE": "1",
                                             "PAAS_DATA_DIR": str(tmp_path / "data-c")}, tmp_path / "c.log")
-        harness.stop(proc)
+        try:
+            assert files.route_path(address.router_dir, platform=c).is_file()
+            wait_for(lambda: client.status(f"paas.{c_domain}", "/healthz", fresh=True) == 200, CONVERGE,
+                     "c's controller route")
+            for p, (domain, _) in platforms.items():
+                assert answers(client, f"paas.{domain}", p), p
+                assert fingerprint_for(client, f"web.{domain}") == prints[p], p
+        finally:
+            harness.stop(proc)
+            files.remove_platform_route(address.router_dir, platform=c)
 
         # b syncs an empty set, withdraws "web" and removes its route: a is untouched.
         publishers[b].sync({})
