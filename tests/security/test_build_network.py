@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -39,32 +38,6 @@ for target in sys.argv[1:]:
     except OSError:
         print("PROBE", name, "closed", flush=True)
 """
-
-
-@pytest.fixture
-def host_server() -> Iterator[int]:
-    """A TCP service of the host on every address (0.0.0.0)."""
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("0.0.0.0", 0))
-    server.listen(16)
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join(5)
-    server.close()
 
 
 @pytest.fixture

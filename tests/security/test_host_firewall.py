@@ -9,10 +9,7 @@ BUILD_BRIDGE_PREFIX); connections the host opens to containers (Consul's checks,
 from __future__ import annotations
 
 import ipaddress
-import socket
-import threading
 import uuid
-from collections.abc import Iterator
 
 import docker
 import pytest
@@ -31,33 +28,6 @@ try:
 except OSError as exc:
     print("refused", type(exc).__name__, exc)
 """
-
-
-@pytest.fixture
-def host_server() -> Iterator[int]:
-    """A TCP server on the host, on every address (0.0.0.0), that greets whoever connects."""
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("0.0.0.0", 0))
-    server.listen(16)
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.sendall(b"hello")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join(5)
-    server.close()
 
 
 def tenant_network(client: docker.DockerClient, prefix: str):
