@@ -146,6 +146,10 @@ def docker_client() -> docker.DockerClient:
         client.ping()
     except docker.errors.DockerException as exc:
         pytest.fail(f"Docker is not reachable ({exc}): run the tests with scripts/test.sh, which starts it")
+    settings = Settings.from_env()
+    if settings.registry_username and settings.registry_password:
+        # Tests push fixture images the way the platform does: with the platform's registry account.
+        client.login(settings.registry_username, settings.registry_password, registry=settings.registry)
     for stack in ("paas/stack-build:latest", "paas/stack-run:latest"):
         try:
             client.images.get(stack)

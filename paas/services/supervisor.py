@@ -81,6 +81,8 @@ class Supervisor:
             except PaasError as exc:
                 # One app's trouble (a store hiccup, a lost CAS) must not stop the others.
                 log.warning("supervisor: %s: %s", name, exc)
+            except Exception:  # noqa: BLE001 - this thread must not die: log the bug, go on with the others
+                log.exception("supervisor: %s: unexpected error (retried at the next step)", name)
         if time.monotonic() - self._last_sweep >= SWEEP_EVERY:
             self._last_sweep = time.monotonic()
             self._sweep(set(names))
