@@ -21,13 +21,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import consul
 from consul.exceptions import ACLDisabled, ACLPermissionDenied, ConsulException
+from tenacity import RetryError, Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
 T = TypeVar("T")
 READY_DEADLINE = 30.0  # seconds for a new server's ACL system to leave "legacy mode"
@@ -88,17 +88,17 @@ def read_secret(path: Path) -> str | None:
 
 def retry_until_ready(step: Callable[[], T], what: str) -> T:
     """A new server answers 500 ("legacy mode", "no cluster leader") until its ACL system is up."""
-    deadline = time.monotonic() + READY_DEADLINE
-    while True:
-        try:
-            return step()
-        except (ACLDisabled, ACLPermissionDenied):
-            raise
-        except ConsulException as exc:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"consul-acl: {what}: Consul's ACL system not ready after "
-                                 f"{READY_DEADLINE:g}s: {str(exc)[:200]}") from exc
-            time.sleep(0.5)
+    not_ready = retry_if_exception(
+        lambda exc: isinstance(exc, ConsulException) and not isinstance(exc, (ACLDisabled, ACLPermissionDenied)))
+    try:
+        for attempt in Retrying(retry=not_ready, stop=stop_after_delay(READY_DEADLINE), wait=wait_fixed(0.5)):
+            with attempt:
+                return step()
+    except RetryError as exc:
+        last = exc.last_attempt.exception()
+        raise SystemExit(f"consul-acl: {what}: Consul's ACL system not ready after "
+                         f"{READY_DEADLINE:g}s: {str(last)[:200]}") from last
+    raise AssertionError("unreachable: Retrying either returns or raises")
 
 
 def valid(client: consul.Consul, secret: str | None) -> bool:

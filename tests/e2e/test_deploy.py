@@ -4,7 +4,6 @@ deploys that keep the old release serving, crash replacement, scale, one-off run
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 
 import docker
@@ -12,7 +11,7 @@ import pytest
 import requests
 
 from ..conftest import unique, wait_until
-from ..integration.builder_support import APPS
+from ..integration.builder_support import sample_image
 from .deploy_support import AppClient
 
 WEB_AND_WORKER = {"web": "gunicorn --bind 0.0.0.0:$PORT --workers 2 app:app", "worker": "python worker.py"}
@@ -24,16 +23,8 @@ def flask_image(services, docker_client) -> Iterator[str]:
 
     Tagged locally outside the platform's registry: an image in the registry belongs to the app
     it was built for, and the tests deploy this one into many apps."""
-    built = services.builds.builder.build(unique("flaskimg"), uuid.uuid4().hex[:12], APPS / "flask", {},
-                                          lambda line: None)
-    local = f"paas-e2e/flask:{uuid.uuid4().hex[:12]}"
-    docker_client.images.get(built.image).tag(local)
-    yield local
-    for tag in (local, built.image):
-        try:
-            docker_client.images.remove(tag)
-        except docker.errors.APIError:
-            pass  # still used by a container of a test that failed to clean up
+    with sample_image(services.builds.builder, docker_client, "flask", "paas-e2e/flask") as (local, _):
+        yield local
 
 
 @pytest.fixture

@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
 import requests
+from docker.models.images import Image
 
 from paas.config import Settings
 
@@ -77,3 +80,23 @@ def build_network_cleanup(settings):
     from paas.builder.docker_builder import DockerImageBuilder
 
     DockerImageBuilder(settings).remove_build_network()
+
+
+@contextlib.contextmanager
+def sample_image(builder, docker_client, sample: str, local_repository: str) -> Iterator[tuple[str, Image]]:
+    """A sample app built once by the real builder, tagged `local_repository:<random>` outside the
+    platform's registry (a registry repository belongs to the app it was built for, and tests
+    deploy this image into many apps); both tags are removed afterwards."""
+    built = builder.build(f"{sample}-img-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex[:12], APPS / sample, {},
+                          lambda line: None)
+    image = docker_client.images.get(built.image)
+    local = f"{local_repository}:{uuid.uuid4().hex[:12]}"
+    image.tag(local)
+    try:
+        yield local, image
+    finally:
+        for tag in (local, built.image):
+            try:
+                docker_client.images.remove(tag)
+            except docker.errors.APIError:
+                pass  # still used by a container of a test that failed to clean up

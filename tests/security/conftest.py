@@ -16,6 +16,19 @@ import pytest
 from tests.e2e.conftest import gateway, make_pusher  # noqa: F401
 from tests.integration.conftest import api, flask_app  # noqa: F401
 
+from ..conftest import unique
+
+
+@pytest.fixture
+def tenant(services, make_pusher):  # noqa: F811 (the imported fixture, requested by name)
+    """A user with an SSH key and an app of their own: (pusher, user, app name); destroyed after."""
+    pusher = make_pusher("tenant")
+    owner = services.auth.get_user(pusher.user.username)
+    name = unique("tenant")
+    services.apps.create(owner, name)
+    yield pusher, owner, name
+    services.apps.destroy(owner, name)
+
 
 @pytest.fixture
 def host_server() -> Iterator[int]:

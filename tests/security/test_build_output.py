@@ -39,16 +39,6 @@ def host_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture
-def tenant(services, make_pusher):
-    pusher = make_pusher("tenant")
-    owner = services.auth.get_user(pusher.user.username)
-    name = unique("out")
-    services.apps.create(owner, name)
-    yield pusher, owner, name
-    services.apps.destroy(owner, name)
-
-
 def push(pusher, gateway, app: str, repo: Path) -> tuple[int, str]:
     subprocess.run(["git", "remote", "add", "paas", gateway.url(app)], cwd=repo, check=True)
     result = pusher.git(repo, "push", "paas", "main", check=False)

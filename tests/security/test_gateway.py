@@ -16,16 +16,6 @@ from ..conftest import unique
 from ..e2e.conftest import sample_repo
 
 
-@pytest.fixture
-def a_app(services, make_pusher):
-    a = make_pusher("gwa")
-    owner = services.auth.get_user(a.user.username)
-    name = unique("gw")
-    services.apps.create(owner, name)
-    yield a, name
-    services.apps.destroy(owner, name)
-
-
 def refusal(pusher, gateway, app: str, tmp_path: Path) -> tuple[int, str]:
     """git ls-remote of app through the gateway: (exit status, what the user sees)."""
     out = subprocess.run(["git", "ls-remote", gateway.url(app)], cwd=tmp_path, env=pusher.env,
@@ -33,8 +23,8 @@ def refusal(pusher, gateway, app: str, tmp_path: Path) -> tuple[int, str]:
     return out.returncode, out.stderr
 
 
-def test_another_users_app_answers_like_a_missing_one(gateway, make_pusher, a_app, tmp_path):
-    a, name = a_app
+def test_another_users_app_answers_like_a_missing_one(gateway, make_pusher, tenant, tmp_path):
+    a, _, name = tenant
     b = make_pusher("gwb")
     missing = unique("gw")
     status_foreign, foreign = refusal(b, gateway, name, tmp_path)
@@ -49,8 +39,8 @@ def test_another_users_app_answers_like_a_missing_one(gateway, make_pusher, a_ap
 
 
 @pytest.mark.parametrize("path", ["{app}.git\n", "{app}.git\n/", "/{app}.git\n", "{app}\n.git"])
-def test_repository_paths_match_whole(gateway, a_app, path):
-    a, name = a_app
+def test_repository_paths_match_whole(gateway, tenant, path):
+    a, _, name = tenant
     quoted = "'" + path.format(app=name) + "'"
     out = a.ssh(gateway.port, "git-upload-pack", quoted)
     assert out.returncode != 0
@@ -70,8 +60,8 @@ def small_gateway(controller, tmp_path, monkeypatch):
     subprocess.run(["rm", "-rf", str(directory)], check=False)
 
 
-def test_an_oversized_push_is_refused_by_git(services, a_app, small_gateway, tmp_path):
-    a, name = a_app
+def test_an_oversized_push_is_refused_by_git(services, tenant, small_gateway, tmp_path):
+    a, _, name = tenant
     port, directory = small_gateway
     url = f"ssh://git@127.0.0.1:{port}/{name}.git"
     repo = sample_repo("flask", tmp_path)

@@ -26,7 +26,7 @@ import requests
 from tests import harness
 from tests.conftest import unique, wait_until
 from tests.e2e.deploy_support import AppClient
-from tests.integration.builder_support import APPS
+from tests.integration.builder_support import APPS, sample_image
 
 RUN_TIMEOUT = 6
 # Prints one line "PROBE {json}": who it runs as, its capabilities, its cgroup memory limit, and
@@ -95,17 +95,10 @@ def probe_result(lines: list[str]) -> dict:
 def dockerfile_image(services, docker_client) -> Iterator[str]:
     """The Dockerfile sample (no USER), built by the real builder, tagged outside the platform's
     registry (its registry repository belongs to the app it was built for)."""
-    built = services.builds.builder.build(unique("dfimg"), uuid.uuid4().hex[:12], APPS / "dockerfile", {},
-                                          lambda line: None)
-    assert not (docker_client.images.get(built.image).attrs["Config"].get("User") or "")
-    local = f"paas-security/dockerfile:{uuid.uuid4().hex[:12]}"
-    docker_client.images.get(built.image).tag(local)
-    yield local
-    for tag in (local, built.image):
-        try:
-            docker_client.images.remove(tag)
-        except docker.errors.APIError:
-            pass  # a container of a failed test still uses it
+    with sample_image(services.builds.builder, docker_client, "dockerfile", "paas-security/dockerfile") as (
+            local, image):
+        assert not (image.attrs["Config"].get("User") or "")
+        yield local
 
 
 @pytest.fixture(scope="module")
