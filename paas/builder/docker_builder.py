@@ -298,11 +298,12 @@ class DockerImageBuilder:
         """Keep the newest PAAS_KEEP_IMAGES builds of the app as local images; never force (an
         image a container uses stays)."""
         repository = f"{self.settings.registry}/{app}"
-        tags = [(tag, image.attrs.get("Created", "")) for image in self._local_images(app)
-                for tag in image.tags if tag.rpartition(":")[0] == repository]
-        for tag in build_spec.images_to_prune(tags, max(self.settings.keep_images, 1)):
-            if tag == f"{repository}:{keep_tag}":
-                continue
+        just_built = f"{repository}:{keep_tag}"
+        # The image just built is the newest whatever its timestamp says: it always stays, and
+        # the others are ranked among themselves for the remaining places.
+        others = [(tag, image.attrs.get("Created", "")) for image in self._local_images(app)
+                  for tag in image.tags if tag.rpartition(":")[0] == repository and tag != just_built]
+        for tag in build_spec.images_to_prune(others, max(self.settings.keep_images, 1) - 1):
             try:
                 self.client.images.remove(tag, noprune=False)
             except docker.errors.APIError as exc:
