@@ -41,6 +41,10 @@ class SchedulerUnavailable(PaasError):
     """The scheduler (Docker engine, Nomad) could not be reached or refused the request."""
 
 
+class StartFailed(PaasError):
+    """A release cannot start at all (e.g. its image cannot be pulled): not worth retrying."""
+
+
 class TooLarge(PaasError):
     """A request body or upload is larger than the platform accepts."""
 

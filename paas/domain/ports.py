@@ -9,6 +9,7 @@ from typing import Protocol
 
 from .apps import App
 from .builds import Build
+from .deployments import DeployState
 from .formation import Formation
 from .keys import SshKey
 from .releases import Release
@@ -140,10 +141,21 @@ class BuildLogStore(Protocol):
 
 
 class DeployStateStore(Protocol):
-    """Per app: the live release, the current deployment and recent ones."""
+    """Per app: one DeployState (the live release, the deployment in flight, recent ones)."""
 
-    def get(self, app: str) -> tuple[dict, int]: ...
-    def put(self, app: str, state: dict, index: int) -> None: ...
+    def get(self, app: str) -> tuple[DeployState, int]:
+        """The state and its modify index (0 and an empty state if there is none)."""
+        ...
+
+    def put(self, app: str, state: DeployState, index: int) -> None:
+        """Check-and-set; ConcurrentUpdate if it changed since `index`."""
+        ...
+
+    def watch(self, app: str, index: int, timeout: float) -> tuple[DeployState, int]:
+        """Block until the state's modify index differs from `index` or `timeout` passes (a
+        Consul blocking query); then the state as get() returns it."""
+        ...
+
     def remove(self, app: str) -> None: ...
 
 

@@ -1,21 +1,16 @@
-"""The Run stage's model, shaped after Nomad's deployments so both adapters fit one port.
-
-A deploy places the new release's instances beside the old ones as canaries (canary = count);
-once every canary has been healthy for min_healthy_time they are promoted (routed), the old
-instances are deregistered, drained and stopped. A canary that is not healthy by
-healthy_deadline fails the deployment: canaries go, the old release keeps serving."""
+"""The Run stage's port: what a scheduler runs (AppPlan), what it reports (InstanceReport,
+Instance) and what it can be asked (Scheduler). The rollout's decisions are not here but in
+domain/deployments.py, so both adapters (Docker, Nomad) share one state machine."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from .errors import ValidationError
 
-RUNNING, SUCCESSFUL, FAILED, CANCELLED = "running", "successful", "failed", "cancelled"
-TERMINAL = {SUCCESSFUL, FAILED, CANCELLED}
 WEB = "web"
 CONTAINER_PORT = 5000
 
@@ -28,12 +23,16 @@ class UpdatePolicy:
     healthy_deadline: float = 60.0
     drain_time: float = 1.0
     stop_timeout: float = 10.0
+    # An HTTP check that has answered fails the deployment after this many failures in a row.
+    check_failures: int = 3
 
     def validate(self) -> UpdatePolicy:
         if not 0 <= self.min_healthy_time < self.healthy_deadline <= 3600:
             raise ValidationError("Need 0 <= min_healthy_time < healthy_deadline <= 3600 seconds")
         if not 0 <= self.drain_time <= 300 or not 0 <= self.stop_timeout <= 300:
             raise ValidationError("drain_time and stop_timeout must be between 0 and 300 seconds")
+        if not isinstance(self.check_failures, int) or not 1 <= self.check_failures <= 100:
+            raise ValidationError("check_failures must be a whole number from 1 to 100")
         return self
 
 
@@ -74,87 +73,92 @@ class AppPlan:
         return next((p for p in self.processes if p.type == name), None)
 
 
-@dataclass
-class GroupState:
-    desired_total: int = 0
-    desired_canaries: int = 0
-    placed_canaries: int = 0
-    healthy: int = 0
-    unhealthy: int = 0
-    promoted: bool = False
+@dataclass(frozen=True)
+class CheckResult:
+    """One health probe of one instance, as the scheduler saw it."""
+
+    passing: bool
+    detail: str  # "HTTP 200", "HTTP 500: <body excerpt>", "connection refused", "timed out after 2s"
+    answered: bool = False  # the instance answered (any HTTP status; a TCP connect)
 
 
-@dataclass
-class Deployment:
+@dataclass(frozen=True)
+class InstanceReport:
+    """One canary of a deployment, observed now (Scheduler.observe)."""
+
     id: str
-    app: str
+    type: str
     release: int
-    status: str = RUNNING
-    description: str = "Deployment is running"
-    groups: dict[str, GroupState] = field(default_factory=dict)
-    created_at: str = ""
-    updated_at: str = ""
+    state: str  # starting, running, exited, dead
+    exit_code: int | None = None
+    oom_killed: bool = False
+    restarts: int = 0
+    check: CheckResult | None = None  # None: no check (workers: running is healthy)
+    last_lines: list[str] = field(default_factory=list)  # its output, read while it still exists
 
     @property
-    def promoted(self) -> bool:
-        return bool(self.groups) and all(g.promoted or g.desired_canaries == 0 for g in self.groups.values())
+    def label(self) -> str:
+        return instance_label(self.type, self.id)
 
-    @property
-    def finished(self) -> bool:
-        return self.status in TERMINAL
 
-    def to_dict(self) -> dict:
-        return {**asdict(self), "promoted": self.promoted}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Deployment:
-        data = {k: v for k, v in data.items() if k != "promoted"}
-        groups = {k: GroupState(**v) for k, v in data.pop("groups", {}).items()}
-        return cls(groups=groups, **data)
+def instance_label(process_type: str, instance_id: str) -> str:
+    """How people see an instance: web.3f2a1c (type and the id's last part)."""
+    return f"{process_type}.{instance_id.rsplit('-', 1)[-1]}"
 
 
 @dataclass
 class Instance:
+    """One instance as `ps` shows it."""
+
     id: str
     app: str
     release: int
     type: str
-    state: str  # running, starting, exited, restarting
+    state: str  # running, starting, exited, restarting, crashed
     health: str  # passing, critical, unknown
     address: str | None = None
     canary: bool = False
     started_at: str | None = None
+    restarts: int = 0
+    exit_code: int | None = None  # of its last exit, if it ever exited
 
 
 LogSink = Callable[[str], None]
 
 
 class Scheduler(Protocol):
-    """Implemented by scheduler/docker.py (one host) and scheduler/nomad.py (a cluster)."""
+    """Implemented by scheduler/docker.py (one host) and scheduler/nomad/ (a cluster). The
+    deployment state machine lives in the domain (domain/deployments.py); a scheduler places,
+    observes, routes and stops instances, each labelled with the id of the deployment that
+    started them."""
 
-    def deploy(self, plan: AppPlan) -> Deployment:
-        """Start rolling out plan.release: canaries beside the running instances."""
+    def start(self, plan: AppPlan, deployment_id: str) -> None:
+        """Place plan's instances as canaries (unrouted) beside whatever runs. Raises
+        StartFailed when the release cannot start at all (e.g. its image cannot be pulled)."""
         ...
 
-    def deployment(self, app: str) -> Deployment | None:
-        """The latest deployment of the app as the scheduler sees it now."""
+    def observe(self, plan: AppPlan, deployment_id: str) -> list[InstanceReport]:
+        """The canaries of the deployment now, each with a fresh health result; an instance that
+        ended carries its exit code and last lines."""
         ...
 
-    def promote(self, app: str, deployment_id: str) -> Deployment:
-        """Route to the canaries and retire the old instances (all canaries must be healthy)."""
+    def promote(self, plan: AppPlan, deployment_id: str) -> None:
+        """Route to the deployment's instances and stop routing to every other instance."""
         ...
 
-    def fail(self, app: str, deployment_id: str, reason: str) -> Deployment:
-        """Give up: remove the canaries; the previous release keeps serving."""
+    def retire(self, plan: AppPlan, keep: set[str]) -> int:
+        """Stop (in the background: SIGTERM, SIGKILL after the type's stop_timeout) every instance
+        of the app not started by a deployment in `keep`; how many of them still exist."""
         ...
 
-    def reconcile(self, plan: AppPlan) -> None:
-        """Converge what runs to the plan of the live release (replace crashed instances, finish
-        retirements, remove orphans). Schedulers that do this themselves (Nomad) do nothing."""
+    def discard(self, plan: AppPlan, deployment_id: str) -> None:
+        """Remove the deployment's instances (it failed or was superseded)."""
         ...
 
-    def scale(self, plan: AppPlan) -> None:
-        """Apply new quantities of the live release in place: no new release, no canaries."""
+    def reconcile(self, plan: AppPlan, deployment_id: str, keep: set[str]) -> None:
+        """Converge the live deployment to the plan: replace crashed or vanished instances, apply
+        quantities, deregister what no longer exists, stop what belongs to no deployment in
+        `keep`. Schedulers that do this themselves (Nomad) only do what they do not."""
         ...
 
     def destroy(self, app: str) -> None: ...
@@ -164,6 +168,11 @@ class Scheduler(Protocol):
         ...
 
     def instances(self, app: str) -> list[Instance]: ...
+
+    def preview(self, plan: AppPlan) -> str:
+        """What this scheduler would submit for the plan, for people (the Nomad job, the Docker
+        container specs); the caller masks config values first."""
+        ...
 
     def logs(self, app: str, process_type: str | None, tail: int, follow: bool) -> Iterator[str]:
         """Log lines; when followed, also "" after a while of quiet (a keep-alive: the caller
