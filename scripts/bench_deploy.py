@@ -85,7 +85,7 @@ def main() -> None:
               f"min {min(times):.2f}, max {max(times):.2f}")
 
         session.patch(f"{url}/v1/apps/{app}/formation", json={"quantities": {"web": 1}}).raise_for_status()
-        harness.wait_for(lambda: len(session.get(f"{url}/v1/apps/{app}/ps").json()["instances"]) == 1, 60, "scale 1")
+        harness.wait_until(lambda: len(session.get(f"{url}/v1/apps/{app}/ps").json()["instances"]) == 1, 60, message="scale 1")
         start = time.perf_counter()
         session.patch(f"{url}/v1/apps/{app}/formation", json={"quantities": {"web": 10}}).raise_for_status()
 
@@ -93,7 +93,7 @@ def main() -> None:
             instances = session.get(f"{url}/v1/apps/{app}/ps").json()["instances"]
             return sum(i["health"] == "passing" for i in instances) == 10
 
-        harness.wait_for(all_passing, 120, "10 passing instances", interval=0.1)
+        harness.wait_until(all_passing, 120, message="10 passing instances", interval=0.1)
         print(f"scale 1 -> 10 until all pass: {time.perf_counter() - start:.2f} s")
         session.patch(f"{url}/v1/apps/{app}/formation", json={"quantities": {"web": 1}}).raise_for_status()
 

@@ -28,8 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from paas.router import tags  # noqa: E402
-from paas.router.client import RouterAddress, RouterClient, wait_for  # noqa: E402
 from tests.integration.test_router import Agent, Backend  # noqa: E402
+from tests.support.polling import wait_until  # noqa: E402
+from tests.support.router_client import RouterAddress, RouterClient  # noqa: E402
 
 POLL = 0.005  # seconds between probes
 
@@ -79,7 +80,7 @@ def one_round(agent: Agent, client: RouterClient, n: int) -> dict[str, float]:
         ]
         out["registered"] = time.monotonic()
         agent.register(service, f"{service}-1", backend, tags.live_tags(app, 1, tags.app_hosts(app, [], "paas.test")))
-        wait_for(lambda: "passing" in out and "routed" in out, 15, "passing and routed", interval=POLL)
+        wait_until(lambda: "passing" in out and "routed" in out, 15, message="passing and routed", interval=POLL)
         stop.set()
         for t in threads:
             t.join()
@@ -90,14 +91,14 @@ def one_round(agent: Agent, client: RouterClient, n: int) -> dict[str, float]:
         thread = watch(lambda: f"{service}-1" not in agent.passing(service), stop, crit, "critical")
         backend.healthy = False
         last = last_routed(client, host, backend.name, 15)
-        wait_for(lambda: "critical" in crit, 15, "critical", interval=POLL)
+        wait_until(lambda: "critical" in crit, 15, message="critical", interval=POLL)
         stop.set()
         thread.join()
         out["fail"] = (last or crit["critical"]) - crit["critical"]
 
         # dereg: back to passing and routed, then deregister -> last routed request
         backend.healthy = True
-        wait_for(lambda: client.status(host) == 200, 15, "routed again", interval=POLL)
+        wait_until(lambda: client.status(host) == 200, 15, message="routed again", interval=POLL)
         t0 = time.monotonic()
         agent.deregister(f"{service}-1")
         last = last_routed(client, host, backend.name, 15)
@@ -168,7 +169,7 @@ def main() -> None:
     backend = Backend("lat")
     try:
         agent.register(tags.service_name(app), f"{app}-web-1", backend, tags.live_tags(app, 1, [host]))
-        wait_for(lambda: client.status(host) == 200, 15, "the latency route", interval=POLL)
+        wait_until(lambda: client.status(host) == 200, 15, message="the latency route", interval=POLL)
         via, straight = latency(client, host, backend, args.requests)
     finally:
         agent.cleanup()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -20,21 +19,10 @@ from paas.config import Settings
 from paas.wiring import Services, build_services
 
 from . import harness
+from .support.polling import wait_until  # noqa: F401 (tests import it from here)
 
 REPO, BIN, free_port = harness.REPO, harness.BIN, harness.free_port
 PASSWORD = "correct-horse-battery"
-
-
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, message: str = "condition"):
-    """Poll until predicate() is truthy; fail with `message` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 def unique(prefix: str) -> str:

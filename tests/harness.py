@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from paas.router.client import wait_for
+from .support.polling import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -106,7 +106,7 @@ def start_controller(env: dict[str, str], log: Path, unset: tuple[str, ...] = ()
         except requests.ConnectionError:
             return False
 
-    wait_for(healthy, 30, "paas-controller /healthz")
+    wait_until(healthy, 30, message="paas-controller /healthz")
     return proc, url
 
 
@@ -123,7 +123,7 @@ def start_gateway(directory: Path, controller_url: str, token_file: Path, log: P
         with socket.socket() as sock:
             return sock.connect_ex(("127.0.0.1", port)) == 0
 
-    wait_for(listening, 15, "sshd to listen")
+    wait_until(listening, 15, message="sshd to listen")
     return proc, port
 
 

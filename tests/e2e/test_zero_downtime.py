@@ -110,7 +110,7 @@ def test_custom_domains_route_while_attached(routed):
 
 def test_https_by_sni_and_tls_force(routed, settings, tmp_path):
     from paas.router.certs import make_self_signed
-    from paas.router.client import RouterClient
+    from tests.support.router_client import RouterClient
 
     client, host = routed
     cert, key = make_self_signed([host])

@@ -20,7 +20,8 @@ import pytest
 import requests
 
 from paas.router import certs, files, tags
-from paas.router.client import RouterAddress, RouterClient, wait_for
+from tests.support.polling import wait_until
+from tests.support.router_client import RouterAddress, RouterClient
 
 from .. import harness
 
@@ -174,28 +175,28 @@ def test_live_routed_canary_not_deregistered_gone(router, agent, client, backend
 
     # A canary: registered and passing, but never routed.
     agent.register(service, f"{service}-1", web, tags.canary_tags(app, 1))
-    wait_for(lambda: f"{service}-1" in agent.passing(service), CONVERGE, "the canary's check to pass")
+    wait_until(lambda: f"{service}-1" in agent.passing(service), CONVERGE, message="the canary's check to pass")
     # Traefik processes catalog changes in order: once a route registered after the canary
     # is live, Traefik has seen the passing canary too.
     marker_app = app_name()
     marker = backends("marker")
     agent.register(tags.service_name(marker_app), f"{marker_app}-web-1", marker,
                    tags.live_tags(marker_app, 1, tags.app_hosts(marker_app, [], "paas.test")))
-    wait_for(answers(client, f"{marker_app}.paas.test", "marker"), CONVERGE, "the marker route")
+    wait_until(answers(client, f"{marker_app}.paas.test", "marker"), CONVERGE, message="the marker route")
     for host in hosts:
         assert client.status(host) == 404, host
     assert web.hits == 0
 
     # Promoted: the same instance, re-registered with live tags.
     agent.register(service, f"{service}-1", web, tags.live_tags(app, 1, hosts))
-    r = wait_for(answers(client, hosts[0], "v1"), CONVERGE, "the live route")
+    r = wait_until(answers(client, hosts[0], "v1"), CONVERGE, message="the live route")
     assert r.text == f"v1 {hosts[0]} http"
     assert client.get(domain).text == f"v1 {domain} http"
     assert client.get(domain.upper()).status == 200  # hostnames are case-insensitive
     assert client.status(f"other.{app}.test") == 404
 
     agent.deregister(f"{service}-1")
-    wait_for(status_is(client, hosts[0], 404), CONVERGE, "the route to go after deregistration")
+    wait_until(status_is(client, hosts[0], 404), CONVERGE, message="the route to go after deregistration")
     assert client.status(domain) == 404
 
 
@@ -206,16 +207,16 @@ def test_failing_check_unroutes_and_recovery_reroutes(router, agent, client, bac
     a, b = backends("a"), backends("b")
     agent.register(service, f"{service}-a", a, tags.live_tags(app, 1, hosts))
     agent.register(service, f"{service}-b", b, tags.live_tags(app, 1, hosts))
-    wait_for(answers(client, hosts[0], "a"), CONVERGE, "instance a routed")
-    wait_for(answers(client, hosts[0], "b"), CONVERGE, "instance b routed")
+    wait_until(answers(client, hosts[0], "a"), CONVERGE, message="instance a routed")
+    wait_until(answers(client, hosts[0], "b"), CONVERGE, message="instance b routed")
 
     a.healthy = False
-    wait_for(lambda: agent.passing(service) == {f"{service}-b"}, CONVERGE, "a's check to fail")
+    wait_until(lambda: agent.passing(service) == {f"{service}-b"}, CONVERGE, message="a's check to fail")
     # Once Traefik has dropped a, 20 requests in a row all reach b.
-    wait_for(lambda: all(answers(client, hosts[0], "b")() for _ in range(20)), CONVERGE, "a unrouted")
+    wait_until(lambda: all(answers(client, hosts[0], "b")() for _ in range(20)), CONVERGE, message="a unrouted")
 
     a.healthy = True
-    wait_for(answers(client, hosts[0], "a"), CONVERGE, "a routed again")
+    wait_until(answers(client, hosts[0], "a"), CONVERGE, message="a routed again")
 
 
 def test_retagging_instances_one_by_one_never_drops_the_app(router, agent, client, backends):
@@ -228,8 +229,8 @@ def test_retagging_instances_one_by_one_never_drops_the_app(router, agent, clien
     one, two = backends("one"), backends("two")
     agent.register(service, f"{service}-1", one, tags.live_tags(app, 1, old_hosts))
     agent.register(service, f"{service}-2", two, tags.live_tags(app, 1, old_hosts))
-    wait_for(answers(client, old_hosts[0], "one"), CONVERGE, "one routed")
-    wait_for(answers(client, old_hosts[0], "two"), CONVERGE, "two routed")
+    wait_until(answers(client, old_hosts[0], "one"), CONVERGE, message="one routed")
+    wait_until(answers(client, old_hosts[0], "two"), CONVERGE, message="two routed")
 
     failures: list[int | None] = []
     stop = threading.Event()
@@ -246,14 +247,14 @@ def test_retagging_instances_one_by_one_never_drops_the_app(router, agent, clien
     thread.start()
     try:
         agent.register(service, f"{service}-1", one, tags.live_tags(app, 1, new_hosts))
-        wait_for(answers(client, new_hosts[1], "one"), CONVERGE, "the new domain on instance one")
+        wait_until(answers(client, new_hosts[1], "one"), CONVERGE, message="the new domain on instance one")
         time.sleep(0.5)  # hold the mixed state (instance two still has the old tags) under load
         agent.register(service, f"{service}-2", two, tags.live_tags(app, 1, new_hosts))
-        wait_for(answers(client, new_hosts[1], "two"), CONVERGE, "the new domain on instance two")
+        wait_until(answers(client, new_hosts[1], "two"), CONVERGE, message="the new domain on instance two")
         # domains:remove: back to the old tags, one by one; the domain goes with the last one.
         agent.register(service, f"{service}-1", one, tags.live_tags(app, 1, old_hosts))
         agent.register(service, f"{service}-2", two, tags.live_tags(app, 1, old_hosts))
-        wait_for(status_is(client, new_hosts[1], 404), CONVERGE, "the removed domain to stop answering")
+        wait_until(status_is(client, new_hosts[1], 404), CONVERGE, message="the removed domain to stop answering")
     finally:
         stop.set()
         thread.join()
@@ -271,11 +272,11 @@ def test_https_by_sni_and_tls_force(router, agent, client, backends):
     files.write_certificate(router.router_dir, app, cert_pem, key_pem)
     try:
         agent.register(service, f"{service}-1", web, tags.live_tags(app, 1, hosts))
-        wait_for(answers(client, domain, "tls"), CONVERGE, "the HTTP route")
+        wait_until(answers(client, domain, "tls"), CONVERGE, message="the HTTP route")
 
         # HTTPS by SNI: Traefik presents exactly our certificate for the domain.
-        r = wait_for(lambda: (x := answers(client, domain, "tls", https=True, fresh=True)()) and
-                     certs.fingerprint(x.peer_cert) == info.fingerprint and x, CONVERGE, "our certificate")
+        r = wait_until(lambda: (x := answers(client, domain, "tls", https=True, fresh=True)()) and
+                     certs.fingerprint(x.peer_cert) == info.fingerprint and x, CONVERGE, message="our certificate")
         assert r.text == f"tls {domain} https"
         # ...and it verifies against the certificate itself (hostname included).
         with open(router.router_dir / f".verify-{app}.pem", "w") as ca:
@@ -292,15 +293,15 @@ def test_https_by_sni_and_tls_force(router, agent, client, backends):
         # tls:force: plain HTTP redirects to HTTPS on the router's HTTPS port; HTTPS still answers.
         forced = tags.live_tags(app, 1, hosts, force_tls=True, https_port=router.https_port)
         agent.register(service, f"{service}-1", web, forced)
-        r = wait_for(lambda: (x := client.get(domain, "/some/path?q=1")).status in (301, 308) and x,
-                     CONVERGE, "the redirect")
+        r = wait_until(lambda: (x := client.get(domain, "/some/path?q=1")).status in (301, 308) and x,
+                     CONVERGE, message="the redirect")
         assert r.headers["location"] == f"https://{domain}:{router.https_port}/some/path?q=1"
         assert answers(client, domain, "tls", https=True)()
     finally:
         files.remove_certificate(router.router_dir, app)
     # Without the certificate Traefik falls back to its own default one.
-    wait_for(lambda: certs.fingerprint(client.get(domain, https=True, fresh=True).peer_cert) != info.fingerprint,
-             CONVERGE, "the certificate to be withdrawn")
+    wait_until(lambda: certs.fingerprint(client.get(domain, https=True, fresh=True).peer_cert) != info.fingerprint,
+             CONVERGE, message="the certificate to be withdrawn")
 
 
 def test_controller_route_from_the_file_provider(router, client, backends):
@@ -309,9 +310,9 @@ def test_controller_route_from_the_file_provider(router, client, backends):
     name = f"paas-controller-{uuid.uuid4().hex[:8]}"
     files.write_platform_route(router.router_dir, domain, [f"http://127.0.0.1:{controller.port}"], name=name)
     try:
-        r = wait_for(answers(client, f"paas.{domain}", "controller"), CONVERGE, "the controller route")
+        r = wait_until(answers(client, f"paas.{domain}", "controller"), CONVERGE, message="the controller route")
         assert r.text == f"controller paas.{domain} http"
         assert answers(client, f"paas.{domain}", "controller", https=True)()
     finally:
         files.remove_platform_route(router.router_dir, name)
-    wait_for(status_is(client, f"paas.{domain}", 404), CONVERGE, "the controller route to go")
+    wait_until(status_is(client, f"paas.{domain}", 404), CONVERGE, message="the controller route to go")

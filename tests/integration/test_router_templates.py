@@ -1,4 +1,4 @@
-"""consul-templates/ rendered from the real Consul (paas.router.ctmpl stands in for
+"""consul-templates/ rendered from the real Consul (tests.support.ctmpl stands in for
 consul-template, which cannot be installed here) and served by the real routers: the Traefik
 file-provider template through the running Traefik, the HAProxy template through a real HAProxy
 2.6 started here on free loopback ports.
@@ -20,10 +20,11 @@ import pytest
 
 from paas.domain.apps import App
 from paas.router import certs, tags
-from paas.router.client import RouterAddress, RouterClient, wait_for
-from paas.router.ctmpl import ConsulData, Renderer
 from paas.store.apps import ConsulAppStore
 from paas.store.kv import ConsulKV, connect
+from tests.support.ctmpl import ConsulData, Renderer
+from tests.support.polling import wait_until
+from tests.support.router_client import RouterAddress, RouterClient
 
 from .test_router import CONVERGE, Agent, Backend, answers, app_name, status_is
 
@@ -61,8 +62,8 @@ class Site:
         agent.register(service, f"{service}-live", self.live,
                        tags.live_tags(self.app, 2, hosts, force_tls=True, https_port=https_port))
         agent.register(service, f"{service}-canary", self.canary, tags.canary_tags(self.app, 3))
-        wait_for(lambda: agent.passing(service) == {f"{service}-live", f"{service}-canary"}, CONVERGE,
-                 "both instances passing")
+        wait_until(lambda: agent.passing(service) == {f"{service}-live", f"{service}-canary"}, CONVERGE,
+                 message="both instances passing")
         self.consul = ConsulData(consul_addr, os.environ.get("CONSUL_HTTP_TOKEN"))
 
     def render(self, template: str, **env: str) -> str:
@@ -96,7 +97,7 @@ def test_traefik_file_template_routes_live_instances_only(site: Site):
     try:
         host = f"{site.app}.{site.domain}"
         # tls=force: plain HTTP redirects; HTTPS answers from the live instance.
-        r = wait_for(lambda: (x := client.get(host)).status in (301, 308) and x, CONVERGE, "the template's route")
+        r = wait_until(lambda: (x := client.get(host)).status in (301, 308) and x, CONVERGE, message="the template's route")
         assert r.headers["location"] == f"https://{host}:{router.https_port}/"
         for h in (host, site.custom):
             for _ in range(20):
@@ -107,7 +108,7 @@ def test_traefik_file_template_routes_live_instances_only(site: Site):
     finally:
         target.unlink()
         client.close()
-    wait_for(status_is(RouterClient(router), f"{site.app}.{site.domain}", 404), CONVERGE, "the route to go")
+    wait_until(status_is(RouterClient(router), f"{site.app}.{site.domain}", 404), CONVERGE, message="the route to go")
 
 
 @pytest.fixture
@@ -143,7 +144,7 @@ def test_haproxy_template_in_a_real_haproxy(site: Site, haproxy_bin: str, tmp_pa
                 pytest.fail(f"haproxy exited: {(tmp_path / 'haproxy.log').read_text()[-2000:]}")
             return client.status(f"nope.{site.domain}") == 404
 
-        wait_for(up, CONVERGE, "HAProxy to answer")
+        wait_until(up, CONVERGE, message="HAProxy to answer")
         host = f"{site.app}.{site.domain}"
         r = client.get(host, "/x?y=1")
         assert r.status == 301 and r.headers["location"] == f"https://{host}/x?y=1"  # tls=force

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from paas.router import certs, files
-from paas.router.client import RouterAddress, RouterClient, wait_for
+from tests.support.polling import wait_until
+from tests.support.router_client import RouterAddress, RouterClient
 
 from ..conftest import unique
 from ..integration.conftest import Api
@@ -63,7 +64,7 @@ def test_certificates_only_for_the_apps_own_names(tenants, services, client):
     r = a.post(f"/v1/apps/{a_app}/certs", json={"cert": a_cert, "key": a_key})
     assert r.status_code == 201, r.get_json()
     a_fingerprint = certs.validate(a_cert, a_key).fingerprint
-    wait_for(lambda: served_fingerprint(client, a_host) == a_fingerprint, CONVERGE, "a's certificate by SNI")
+    wait_until(lambda: served_fingerprint(client, a_host) == a_fingerprint, CONVERGE, message="a's certificate by SNI")
 
     # b owns a host next to a's, so a wildcard over a's domain covers one of b's too.
     b_host = f"api.{a_app}.test"

@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 
 from paas.router import certs, files
-from paas.router.client import RouterAddress, RouterClient, wait_for
 from paas.router.publisher import FileCertPublisher
+from tests.support.polling import wait_until
+from tests.support.router_client import RouterAddress, RouterClient
 
 from .. import harness
 from ..conftest import unique
@@ -56,9 +57,9 @@ def test_two_platforms_keep_their_routes_and_certificates(router, controller, tm
             files.write_platform_route(address.router_dir, domain, [f"http://127.0.0.1:{backend.port}"], platform=p)
             publishers[p].sync({"web": pairs[p]})
         for p, (domain, _) in platforms.items():
-            wait_for(lambda d=domain, p=p: answers(client, f"paas.{d}", p), CONVERGE, f"{p}'s controller route")
-            wait_for(lambda d=domain, p=p: fingerprint_for(client, f"web.{d}") == prints[p], CONVERGE,
-                     f"{p}'s certificate")
+            wait_until(lambda d=domain, p=p: answers(client, f"paas.{d}", p), CONVERGE, message=f"{p}'s controller route")
+            wait_until(lambda d=domain, p=p: fingerprint_for(client, f"web.{d}") == prints[p], CONVERGE,
+                     message=f"{p}'s certificate")
 
         # A real controller of a third platform starts with default settings but its prefix and
         # domain: it publishes its own controller route (under its prefix) and syncs its own
@@ -71,8 +72,8 @@ def test_two_platforms_keep_their_routes_and_certificates(router, controller, tm
                                             "PAAS_DATA_DIR": str(tmp_path / "data-c")}, tmp_path / "c.log")
         try:
             assert files.route_path(address.router_dir, platform=c).is_file()
-            wait_for(lambda: client.status(f"paas.{c_domain}", "/healthz", fresh=True) == 200, CONVERGE,
-                     "c's controller route")
+            wait_until(lambda: client.status(f"paas.{c_domain}", "/healthz", fresh=True) == 200, CONVERGE,
+                     message="c's controller route")
             for p, (domain, _) in platforms.items():
                 assert answers(client, f"paas.{domain}", p), p
                 assert fingerprint_for(client, f"web.{domain}") == prints[p], p
@@ -85,8 +86,8 @@ def test_two_platforms_keep_their_routes_and_certificates(router, controller, tm
         publishers[b].withdraw("web")
         assert files.remove_platform_route(address.router_dir, platform=b)
         assert files.list_certificates(address.router_dir, platform=a) == ["web"]
-        wait_for(lambda: not answers(client, f"paas.{b_domain}", b), CONVERGE, "b's route to go")
-        wait_for(lambda: fingerprint_for(client, f"web.{b_domain}") != prints[b], CONVERGE, "b's certificate to go")
+        wait_until(lambda: not answers(client, f"paas.{b_domain}", b), CONVERGE, message="b's route to go")
+        wait_until(lambda: fingerprint_for(client, f"web.{b_domain}") != prints[b], CONVERGE, message="b's certificate to go")
         assert answers(client, f"paas.{a_domain}", a)
         assert fingerprint_for(client, f"web.{a_domain}") == prints[a]
     finally:

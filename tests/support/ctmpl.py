@@ -3,7 +3,7 @@ of consul-template's functions that those templates use, over a data source (the
 or test data). consul-template cannot be installed on these machines; this lets the tests feed
 the templates' real output to a real Traefik and HAProxy, and lets an operator preview them:
 
-    .venv/bin/python -m paas.router.ctmpl consul-templates/haproxy.cfg.ctmpl
+    .venv/bin/python -m tests.support.ctmpl consul-templates/haproxy.cfg.ctmpl
 
 It is not a replacement for consul-template (no watching, no dedup, no retries).
 
@@ -388,7 +388,7 @@ class ConsulData:
 def main(argv: list[str] | None = None) -> None:
     args = argv if argv is not None else sys.argv[1:]
     if len(args) != 1:
-        raise SystemExit("usage: python -m paas.router.ctmpl TEMPLATE   (reads CONSUL_HTTP_ADDR)")
+        raise SystemExit("usage: python -m tests.support.ctmpl TEMPLATE   (reads CONSUL_HTTP_ADDR)")
     data = ConsulData(os.environ.get("CONSUL_HTTP_ADDR", "127.0.0.1:8500"), os.environ.get("CONSUL_HTTP_TOKEN"))
     with open(args[0]) as src:
         sys.stdout.write(Renderer(data).render(src.read()))

@@ -1,6 +1,6 @@
 """Requests through the platform's router as a client on another host would send them: to
-Traefik's entrypoint with a Host header (HTTP) or an SNI name (HTTPS), without DNS. For tests,
-benchmarks and operators (`curl -H 'Host: app.paas.test' http://127.0.0.1:8080/` in Python).
+Traefik's entrypoint with a Host header (HTTP) or an SNI name (HTTPS), without DNS. For tests and
+benchmarks (`curl -H 'Host: app.paas.test' http://127.0.0.1:8080/` in Python).
 
 Keeps one keep-alive connection per (scheme, host) so latency figures measure the router, not
 connection setup."""
@@ -11,7 +11,6 @@ import http.client
 import os
 import socket
 import ssl
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,14 +141,3 @@ class RouterClient:
             context = ssl.create_default_context(cafile=self.verify if isinstance(self.verify, str) else None)
         return _SNIConnection(host, self.router.https_port, self.router.address, timeout=self.timeout, context=context)
 
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.01):
-    """Poll predicate() until it returns something truthy; TimeoutError at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)

@@ -181,7 +181,7 @@ def test_consul_template_config_renders_both_templates():
     assert "haproxy -c" in haproxy and "USR2" in haproxy  # checked, then a hitless reload
 
 
-# ---------------------------------------------------------------- rendered (paas.router.ctmpl)
+# ---------------------------------------------------------------- rendered (tests.support.ctmpl)
 
 class FakeConsul:
     """KV records as the store writes them; instances tagged as the scheduler tags them."""
@@ -203,7 +203,7 @@ def instance(n: int, tag_list: list[str]) -> dict:
 
 
 def render(name: str, platform_writes, instances, **env) -> str:
-    from paas.router.ctmpl import Renderer
+    from tests.support.ctmpl import Renderer
 
     text = (TEMPLATE_DIR / name).read_text()
     return Renderer(FakeConsul(platform_writes, instances), env=env).render(text)
