@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from paas.domain import names  # noqa: E402
 from paas.router import tags  # noqa: E402
 from tests.integration.test_router import Agent, Backend  # noqa: E402
 from tests.support.polling import wait_until  # noqa: E402
@@ -67,7 +68,7 @@ def last_routed(client: RouterClient, host: str, name: str, deadline: float) -> 
 
 def one_round(agent: Agent, client: RouterClient, n: int) -> dict[str, float]:
     app = f"bench-{uuid.uuid4().hex[:8]}"
-    service = tags.service_name(app)
+    service = names.service(app)
     host = tags.app_hosts(app, [], "paas.test")[0]
     backend = Backend(f"b{n}")
     out: dict[str, float] = {}
@@ -168,7 +169,7 @@ def main() -> None:
     host = tags.app_hosts(app, [], "paas.test")[0]
     backend = Backend("lat")
     try:
-        agent.register(tags.service_name(app), f"{app}-web-1", backend, tags.live_tags(app, 1, [host]))
+        agent.register(names.service(app), f"{app}-web-1", backend, tags.live_tags(app, 1, [host]))
         wait_until(lambda: client.status(host) == 200, 15, message="the latency route", interval=POLL)
         via, straight = latency(client, host, backend, args.requests)
     finally:

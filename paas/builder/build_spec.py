@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from paas.config import BUILD_BRIDGE_PREFIX
+from paas.domain import names
 
 LABEL = "paas"
 BRIDGE_OPTION = "com.docker.network.bridge.name"
@@ -16,11 +17,6 @@ ICC_OPTION = "com.docker.network.bridge.enable_icc"
 
 
 # ---------------------------------------------------------------------------------- network
-def network_name(platform: str) -> str:
-    """The one build network of a platform (kv_prefix): `paas-build-<kv_prefix>`."""
-    return f"paas-build-{platform}"
-
-
 def bridge_name(platform: str) -> str:
     """Its Linux bridge: the prefix the host firewall rejects plus 12 hex of a hash (15 chars)."""
     return BUILD_BRIDGE_PREFIX + hashlib.sha256(platform.encode()).hexdigest()[:12]
@@ -29,7 +25,7 @@ def bridge_name(platform: str) -> str:
 def network_spec(platform: str) -> dict:
     """kwargs of client.networks.create. enable_icc=false: two builds on it cannot talk."""
     return {
-        "name": network_name(platform),
+        "name": names.build_network(platform),
         "driver": "bridge",
         "options": {BRIDGE_OPTION: bridge_name(platform), ICC_OPTION: "false"},
         "labels": {f"{LABEL}.platform": platform, f"{LABEL}.role": "build-network"},
@@ -71,7 +67,7 @@ def build_container_spec(
         "network": network,
         "labels": {f"{LABEL}.role": "build", f"{LABEL}.app": app, f"{LABEL}.build": build_id,
                    f"{LABEL}.platform": platform},
-        "name": f"paas-build-{platform}-{app}-{build_id}",
+        "name": names.build_container(platform, app, build_id),
     }
 
 

@@ -18,8 +18,10 @@ import docker
 import docker.errors
 
 from paas.config import Settings
+from paas.domain import names
 from paas.domain.builds import parse_procfile
 from paas.domain.errors import BuildFailed, ValidationError
+from paas.domain.lines import split_lines
 from paas.domain.ports import BuiltImage, LogSink
 
 from . import build_spec, buildpacks, policy
@@ -110,7 +112,7 @@ class DockerImageBuilder:
     def remove_build_network(self) -> bool:
         """Remove this platform's build network if no container uses it (for teardown: tests and
         uninstall); False if it is in use or absent."""
-        name = build_spec.network_name(self.settings.kv_prefix)
+        name = names.build_network(self.settings.kv_prefix)
         with self._network_lock:
             for network in self.client.networks.list(names=[name]):
                 network.reload()
@@ -181,7 +183,9 @@ class DockerImageBuilder:
         try:
             container.start()
             timer.start()
-            _stream_lines(container.logs(stream=True, follow=True), sink)
+            # Docker hands out arbitrary byte chunks; the sink gets whole lines as soon as they end.
+            for line in split_lines(container.logs(stream=True, follow=True)):
+                sink(line)
             status = container.wait().get("StatusCode", 1)
         finally:
             timer.cancel()
@@ -229,7 +233,7 @@ class DockerImageBuilder:
         dockerfile = build_spec.run_image_dockerfile(self.settings.run_stack, self.settings.app_user, layers,
                                                      procfile)
         (context / "Dockerfile").write_text(dockerfile)
-        tag = self._tag(app, build_id)
+        tag = names.image(self.settings.registry, app, build_id)
         self._docker_build(context, tag, sink=None)
         return tag
 
@@ -242,7 +246,7 @@ class DockerImageBuilder:
             self._is_local_image, registry_aliases=_host_names())
         if problems:
             raise BuildFailed("The Dockerfile is refused: " + "; ".join(problems)[:1000])
-        tag = self._tag(app, build_id)
+        tag = names.image(self.settings.registry, app, build_id)
         # RUN steps run on the build network; FROM images that are not local are not pulled
         # implicitly by the build (pull=False keeps `docker build` from refreshing local ones).
         self._docker_build(ws.app, tag, sink, network=self.build_network())
@@ -272,9 +276,6 @@ class DockerImageBuilder:
                     sink(f"       {line}")
 
     # ------------------------------------------------------------------ registry
-    def _tag(self, app: str, build_id: str) -> str:
-        return f"{self.settings.registry}/{app}:{build_id}"
-
     def _push(self, tag: str, procfile: dict[str, str], builder: str, sink: LogSink) -> BuiltImage:
         repository, _, version = tag.rpartition(":")
         sink(f"-----> Pushing {tag}")
@@ -355,18 +356,6 @@ def _host_names() -> tuple[str, ...]:
     """Other spellings of this host a Dockerfile could use to reach the platform's registry."""
     names = {socket.gethostname(), socket.getfqdn()}
     return tuple(sorted(n for n in names if n))
-
-
-def _stream_lines(chunks, sink: LogSink) -> None:
-    """Docker hands out arbitrary byte chunks; the sink gets whole lines as soon as they end."""
-    pending = b""
-    for chunk in chunks:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            sink(line.decode("utf-8", "replace").rstrip("\r"))
-    if pending:
-        sink(pending.decode("utf-8", "replace"))
 
 
 def _short(exc: Exception) -> str:

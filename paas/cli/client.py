@@ -11,6 +11,8 @@ from urllib.parse import quote
 import requests
 import urllib3
 
+from paas.domain.lines import split_lines
+
 from .errors import APIError, CLIError
 
 # Connect fast; reads may be long because builds and rollbacks deploy before answering.
@@ -129,20 +131,11 @@ def iter_lines(response: requests.Response, chunk_size: int = 65536) -> Iterator
         chunks = iter(lambda: read1(chunk_size, decode_content=True), b"")
     else:  # urllib3 1.x
         chunks = response.iter_content(chunk_size=1)
-    pending = b""
     try:
-        for chunk in chunks:
-            if not chunk:
-                continue
-            pending += chunk
-            *complete, pending = pending.split(b"\n")
-            for line in complete:
-                yield line.rstrip(b"\r").decode("utf-8", "replace")
+        yield from split_lines(chunks)
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         # urllib3's errors (e.g. a chunked body cut short) are not RequestExceptions when read raw.
         raise CLIError(f"Lost the connection to the controller: {type(exc).__name__}") from None
-    if pending:
-        yield pending.rstrip(b"\r").decode("utf-8", "replace")
 
 
 def error_from_response(response: requests.Response) -> APIError:

@@ -3,7 +3,7 @@ routers, which read them (Traefik's consulCatalog provider, consul-templates/ fo
 Traefik's file provider). Pure functions, no I/O; docs/router.md documents the format.
 
 Every instance of process type `web` is registered as Consul service `<app>-web`
-(`service_name`). A promoted instance carries `live_tags`, a canary `canary_tags`:
+(`paas.domain.names.service`). A promoted instance carries `live_tags`, a canary `canary_tags`:
 
     paas                                    every instance the platform registered
     release=v<N>                            the release it runs
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 
+from paas.domain import names
 from paas.domain.apps import validate_app_name
 from paas.domain.domains import app_hosts as app_hosts  # re-exported: part of the tag contract
 from paas.domain.domains import validate_hostname
@@ -52,16 +53,11 @@ TRAEFIK_ENABLE_TAG = f"{TRAEFIK_PREFIX}.enable=true"
 HTTP_ENTRYPOINT = "web"
 HTTPS_ENTRYPOINT = "websecure"
 DEFAULT_RETRY_ATTEMPTS = 2
-# The Consul service of one process type of one app: "<app>-<type>", e.g. "myapp-web".
-SERVICE_NAME_FORMAT = "{app}-{process_type}"
-WEB = "web"
+# Kept only while scheduler/docker.py and scheduler/nomad.py import it from here; the name
+# itself is paas.domain.names.service, which everything else uses.
+service_name = names.service
 
 _NAME = "{router}"  # placeholder, replaced by the digest-named router
-
-
-def service_name(app: str, process_type: str = WEB) -> str:
-    """The Consul service an app's instances of a process type are registered as."""
-    return SERVICE_NAME_FORMAT.format(app=app, process_type=process_type)
 
 
 def release_tag(release: int) -> str:

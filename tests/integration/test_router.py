@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
+from paas.domain import names
 from paas.router import certs, files, tags
 from tests.support.polling import wait_until
 from tests.support.router_client import RouterAddress, RouterClient
@@ -168,7 +169,7 @@ def status_is(client: RouterClient, host: str, status: int, **kwargs):
 
 def test_live_routed_canary_not_deregistered_gone(router, agent, client, backends):
     app = app_name()
-    service = tags.service_name(app)
+    service = names.service(app)
     domain = f"www.{app}.test"
     hosts = tags.app_hosts(app, [domain], "paas.test")
     web = backends("v1")
@@ -180,7 +181,7 @@ def test_live_routed_canary_not_deregistered_gone(router, agent, client, backend
     # is live, Traefik has seen the passing canary too.
     marker_app = app_name()
     marker = backends("marker")
-    agent.register(tags.service_name(marker_app), f"{marker_app}-web-1", marker,
+    agent.register(names.service(marker_app), f"{marker_app}-web-1", marker,
                    tags.live_tags(marker_app, 1, tags.app_hosts(marker_app, [], "paas.test")))
     wait_until(answers(client, f"{marker_app}.paas.test", "marker"), CONVERGE, message="the marker route")
     for host in hosts:
@@ -202,7 +203,7 @@ def test_live_routed_canary_not_deregistered_gone(router, agent, client, backend
 
 def test_failing_check_unroutes_and_recovery_reroutes(router, agent, client, backends):
     app = app_name()
-    service = tags.service_name(app)
+    service = names.service(app)
     hosts = tags.app_hosts(app, [], "paas.test")
     a, b = backends("a"), backends("b")
     agent.register(service, f"{service}-a", a, tags.live_tags(app, 1, hosts))
@@ -223,7 +224,7 @@ def test_retagging_instances_one_by_one_never_drops_the_app(router, agent, clien
     """domains:add re-tags the instances one at a time. Old and new tags must coexist (Traefik
     drops a router that two instances define differently, which would be an outage)."""
     app = app_name()
-    service = tags.service_name(app)
+    service = names.service(app)
     old_hosts = tags.app_hosts(app, [], "paas.test")
     new_hosts = tags.app_hosts(app, [f"www.{app}.test"], "paas.test")
     one, two = backends("one"), backends("two")
@@ -263,7 +264,7 @@ def test_retagging_instances_one_by_one_never_drops_the_app(router, agent, clien
 
 def test_https_by_sni_and_tls_force(router, agent, client, backends):
     app = app_name()
-    service = tags.service_name(app)
+    service = names.service(app)
     domain = f"www.{app}.test"
     hosts = tags.app_hosts(app, [domain], "paas.test")
     cert_pem, key_pem = certs.make_self_signed([domain], days=2)

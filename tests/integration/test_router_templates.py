@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from paas.domain import names
 from paas.domain.apps import App
 from paas.router import certs, tags
 from paas.store.apps import ConsulAppStore
@@ -58,7 +59,7 @@ class Site:
         # The tags route <app>.paas.test through Traefik's Consul provider; the templates route
         # this site's own domain, so the two never define the same host.
         hosts = tags.app_hosts(self.app, [], "paas.test")
-        service = tags.service_name(self.app)
+        service = names.service(self.app)
         agent.register(service, f"{service}-live", self.live,
                        tags.live_tags(self.app, 2, hosts, force_tls=True, https_port=https_port))
         agent.register(service, f"{service}-canary", self.canary, tags.canary_tags(self.app, 3))

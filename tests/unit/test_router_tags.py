@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from paas.domain import names
 from paas.domain.errors import ValidationError
 from paas.router import tags as t
 
@@ -120,8 +121,9 @@ def test_release_must_be_a_positive_int(release):
 
 
 def test_service_name():
-    assert t.service_name("myapp") == "myapp-web"
-    assert t.service_name("myapp", "worker") == "myapp-worker"
+    """The Consul service the routers read (the templates, Traefik's provider) is names.service."""
+    assert names.service("myapp") == "myapp-web"
+    assert names.service("myapp", "worker") == "myapp-worker"
 
 
 def test_empty_hosts_rejected():

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from paas.config import Settings
+from paas.domain import names
 from paas.domain.apps import App
 from paas.router import tags
 from paas.store.apps import ConsulAppStore
@@ -140,7 +141,7 @@ def test_services_and_tags_are_the_schedulers(path):
     canary = tags.canary_tags("myapp", 3)
     for call in calls:
         tag, _, name_fmt = call["fmt"].rpartition(".")
-        assert name_fmt % "myapp" == tags.service_name("myapp"), call["fmt"]
+        assert name_fmt % "myapp" == names.service("myapp"), call["fmt"]
         # The tag filter selects promoted instances and never a canary.
         assert tag in live and tag not in canary, f"{path.name}: tag filter {tag!r}"
     for tag in CONTAINS_RE.findall(text):
