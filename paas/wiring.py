@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .builder.docker_builder import DockerImageBuilder
 from .builder.logs import FileBuildLogStore
@@ -18,6 +18,7 @@ from .services.deploys import DeployService
 from .services.domains import DomainService
 from .services.formation import FormationService
 from .services.keys import KeyService
+from .services.pushes import PushService
 from .services.releases import ReleaseService
 from .services.supervisor import Supervisor
 from .services.tls import TlsService
@@ -60,6 +61,12 @@ class Services:
     deploys: DeployService
     app_store: ConsulAppStore
     tls: TlsService
+    pushes: PushService = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The push use case needs no adapter of its own: it drives the services above.
+        self.pushes = PushService(self.builds, self.deploys, self.formation, self.apps, self.auth, self.keys,
+                                  self.settings.data_dir / "uploads", self.settings.max_upload_bytes)
 
     def supervisor(self, owner: str) -> Supervisor:
         """The background deployer for one controller process (see services/supervisor.py)."""

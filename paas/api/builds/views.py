@@ -3,14 +3,12 @@
 from flask import request
 from flask_smorest import Blueprint
 
-from paas.domain.errors import ValidationError
 from paas.services.pagination import paginate
 
 from ..common import (
     SECURITY,
     PageArgs,
     current_user,
-    deploy_timeout,
     login_required,
     page_of,
     services,
@@ -21,7 +19,6 @@ from ..common import (
 from ..deployments.schemas import DeploymentSchema, WaitArgs
 from ..releases.schemas import ReleaseSchema
 from ..streaming import ndjson_response
-from . import upload
 from .schemas import BuildCreatedSchema, BuildCreateSchema, BuildDetailSchema, BuildSchema, SourceBuildArgs
 
 blp = Blueprint("builds", __name__, url_prefix="/v1/apps/<app>/builds", description="Builds")
@@ -78,25 +75,15 @@ def build_info(app, build_id):
 def build_source(args, app):
     """Build an uploaded source tarball (what `git push` does) and release it; the log streams back."""
     name = visible_app(app).name
-    settings = services().settings
-    source = upload.save_upload(settings.data_dir / "uploads", request.stream, settings.max_upload_bytes)
-    if source is None:
-        raise ValidationError("The request body must be a tar archive (optionally gzipped) of the source")
+    pushes = services().pushes
+    source = pushes.receive(request.stream)
     actor = current_user()
-    builds = services().builds
 
-    deploys = services().deploys
-    timeout = deploy_timeout(name)  # here: the work runs in a thread without Flask's app context
-
-    def work(sink) -> dict:
-        try:
-            build, release = builds.create_from_source(name, actor, source, sink, git_sha=args.get("git_sha"))
-        finally:
-            source.unlink(missing_ok=True)
-        deployment = deploys.wait(name, release.version, timeout=timeout, sink=sink)
-        if deployment and deployment.status != "successful":
-            return {"error": f"Deploy of v{release.version} failed: {deployment.description}"}
-        return {"build": BuildSchema().dump(build), "release": ReleaseSchema().dump(release.masked()),
-                "deployment": DeploymentSchema().dump(deployment) if deployment else None}
+    def work(sink) -> dict:  # runs in a thread, without Flask's app context
+        push = pushes.push(name, actor, source, sink, git_sha=args.get("git_sha"))
+        if push.error:
+            return {"error": push.error}
+        return {"build": BuildSchema().dump(push.build), "release": ReleaseSchema().dump(push.release.masked()),
+                "deployment": DeploymentSchema().dump(push.deployment) if push.deployment else None}
 
     return ndjson_response(work)

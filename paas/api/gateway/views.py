@@ -2,9 +2,6 @@
 
 from flask_smorest import Blueprint
 
-from paas.domain.errors import NotFound
-from paas.services.apps import can_see
-
 from ..common import gateway_required, services
 from .schemas import AccessArgs, AccessSchema, KeyOwnerArgs, KeyOwnerSchema
 
@@ -19,9 +16,7 @@ GATEWAY_SECURITY = [{"bearerAuth": []}]
 @gateway_required
 def key_owner(args):
     """The user who registered the SSH key with this fingerprint."""
-    key = services().keys.by_fingerprint(args["fingerprint"])
-    if key is None:
-        raise NotFound("No user has this key")
+    key = services().pushes.key_owner(args["fingerprint"])
     return {"username": key.username, "key_name": key.name}
 
 
@@ -32,7 +27,5 @@ def key_owner(args):
 @gateway_required
 def app_access(args, app):
     """Whether the app exists, whether the user may push to it, and (if so) the app's id."""
-    user = services().auth.get_user(args["username"])
-    found = services().apps.find(app)
-    allowed = bool(found and user and can_see(user, found))
-    return {"exists": found is not None, "allowed": allowed, "id": services().apps.app_id(app) if allowed else None}
+    access = services().pushes.access(args["username"], app)
+    return {"exists": access.exists, "allowed": access.allowed, "id": access.app_id}
