@@ -3,6 +3,7 @@ build stack, or `docker build` when the app has a Dockerfile; then push to the r
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import logging
 import os
@@ -73,6 +74,9 @@ class DockerImageBuilder:
                               self.settings.max_source_ratio)
         workspace = Workspace.create(self.settings.data_dir / "work" / build_id, source, limits)
         try:
+            app_json, notes = policy.read_app_json(workspace.app)
+            for note in notes:
+                sink(f"       note: app.json {note}")
             with self._app_cache(app) as cache:
                 if policy.is_real_file(workspace.app, "Dockerfile"):
                     built = self._dockerfile_build(app, build_id, workspace, sink)
@@ -85,7 +89,7 @@ class DockerImageBuilder:
         finally:
             workspace.remove()
         self._prune_images(app, keep_tag=build_id)
-        return built
+        return dataclasses.replace(built, app_json=app_json)
 
     # ------------------------------------------------------------------ network
     def build_network(self) -> str:

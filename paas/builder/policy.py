@@ -23,7 +23,8 @@ from pathlib import Path, PurePosixPath
 import yaml
 from dockerfile_parse import DockerfileParser
 
-from paas.domain.errors import BuildFailed
+from paas.domain import appjson
+from paas.domain.errors import BuildFailed, ValidationError
 
 MAX_READ_BYTES = 64 * 1024
 PROCESS_TYPE_RE = re.compile(r"[A-Za-z0-9_-]{1,63}")
@@ -83,10 +84,11 @@ def read_untrusted(base: Path, rel: str, limit: int = MAX_READ_BYTES) -> str | N
         if os.path.islink(parent / parts[-1]):
             raise BuildFailed(f"{rel} is a symlink, which is refused: commit the file itself") from None
         raise BuildFailed(f"{rel} cannot be read ({exc.strerror})") from None
+    # fstat before fdopen: fdopen itself raises IsADirectoryError for a directory of that name.
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise BuildFailed(f"{rel} is not a regular file")
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise BuildFailed(f"{rel} is not a regular file")
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise BuildFailed(f"{rel} is larger than {limit // 1024} KiB")
@@ -100,6 +102,22 @@ def is_real_file(base: Path, rel: str) -> bool:
         return stat.S_ISREG(os.lstat(parent / _relative_parts(rel)[-1]).st_mode)
     except (OSError, ValueError):
         return False
+
+
+# ---------------------------------------------------------------------------- app.json
+
+
+def read_app_json(app_dir: Path) -> tuple[appjson.AppJson | None, list[str]]:
+    """The source's app.json, parsed (None without one), and notes on what of it is ignored.
+    Read before the build runs, from the pushed source itself, so a build step cannot rewrite
+    it; BuildFailed (naming the field) for a link, an oversized file, bad JSON or a wrong type."""
+    text = read_untrusted(app_dir, appjson.FILENAME, limit=appjson.MAX_BYTES)
+    if text is None:
+        return None, []
+    try:
+        return appjson.parse_app_json(text)
+    except ValidationError as exc:
+        raise BuildFailed(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------- .paas/layers

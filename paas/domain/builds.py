@@ -5,9 +5,13 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from .errors import ValidationError
 from .patterns import full
+
+if TYPE_CHECKING:
+    from .appjson import AppJson
 
 PROCESS_TYPE_PATTERN = r"^[a-z][a-z0-9_-]{0,29}$"
 PROCESS_TYPE_RE = full(PROCESS_TYPE_PATTERN)
@@ -38,13 +42,20 @@ class Build:
     duration: float | None = None
     size: int | None = None
     error: str | None = None
+    # What the source's app.json declares (health checks, update settings); None without one.
+    app_json: AppJson | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> Build:
-        return cls(**data)
+        # Imported here: appjson uses this module's patterns. Builds stored before app.json
+        # support have no such key.
+        from .appjson import AppJson
+
+        declared = data.get("app_json")
+        return cls(**{**data, "app_json": AppJson.from_dict(declared) if declared is not None else None})
 
 
 def new_build_id() -> str:

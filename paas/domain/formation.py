@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from .builds import validate_process_type
 from .errors import ValidationError
 from .patterns import full
-from .scheduler import UpdatePolicy
+from .scheduler import WEB, UpdatePolicy
 
 MAX_QUANTITY = 100
 
@@ -37,18 +37,30 @@ class Formation:
     processes: dict[str, ProcessSpec] = field(default_factory=dict)
     update: UpdatePolicy = field(default_factory=UpdatePolicy)
     restart_token: str = ""
+    # The update fields the app's owner set (ps:update, PATCH formation): these beat app.json's;
+    # the others are the platform's defaults, which app.json may change.
+    update_set: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {"app": self.app, "processes": {k: asdict(v) for k, v in self.processes.items()},
-                "update": asdict(self.update), "restart_token": self.restart_token}
+                "update": asdict(self.update), "restart_token": self.restart_token,
+                "update_set": list(self.update_set)}
 
     @classmethod
     def from_dict(cls, data: dict) -> Formation:
+        update = UpdatePolicy(**data.get("update", {}))
+        if "update_set" in data:
+            update_set = tuple(data["update_set"])
+        else:
+            # Stored before app.json support: a value that differs from the default was set.
+            defaults = asdict(UpdatePolicy())
+            update_set = tuple(k for k, v in asdict(update).items() if v != defaults[k])
         return cls(
             app=data["app"],
             processes={k: ProcessSpec(**v) for k, v in data.get("processes", {}).items()},
-            update=UpdatePolicy(**data.get("update", {})),
+            update=update,
             restart_token=data.get("restart_token", ""),
+            update_set=update_set,
         )
 
     def copy(self) -> Formation:
@@ -70,20 +82,38 @@ class Formation:
         return updated
 
     def with_healthchecks(self, checks: dict[str, str | None], available_types: set[str]) -> Formation:
+        """Set (a path) or clear (None) the HTTP check of each type. Before the first build only
+        web can be named: its check is kept and applies at the first deploy."""
         updated = self.copy()
         for name, path in checks.items():
-            spec = updated._spec(name, available_types)
+            if name == WEB and not available_types:
+                validate_process_type(name)
+                spec = updated.processes.setdefault(name, ProcessSpec(quantity=1))
+            elif not available_types:
+                raise ValidationError(f"The app has no build yet: only web can have a health check before the "
+                                      f"first deploy ({str(name)[:30]!r} must be declared by a build first)")
+            else:
+                spec = updated._spec(name, available_types)
             if path is not None and (not isinstance(path, str) or not HEALTHCHECK_RE.match(path)):
                 raise ValidationError(f"Health check path for {name} must start with / (e.g. /health)")
-            if path is not None and name != "web":
+            if path is not None and name != WEB:
                 raise ValidationError("HTTP health checks apply to the web process type only")
             spec.healthcheck = path
         updated.restart_token = new_restart_token()
         return updated
 
     def with_update_policy(self, values: dict) -> Formation:
+        """Set update fields (they then beat app.json's); a None value goes back to the default."""
         updated = self.copy()
-        updated.update = UpdatePolicy(**{**asdict(self.update), **values}).validate()
+        defaults = asdict(UpdatePolicy())
+        unknown = set(values) - set(defaults)
+        if unknown:
+            raise ValidationError(f"Unknown update setting {sorted(unknown)[0][:40]!r}")
+        merged = {**asdict(self.update), **{k: defaults[k] if v is None else v for k, v in values.items()}}
+        updated.update = UpdatePolicy(**merged).validate()
+        explicit = (set(self.update_set) | {k for k, v in values.items() if v is not None}) \
+            - {k for k, v in values.items() if v is None}
+        updated.update_set = tuple(sorted(explicit))
         return updated
 
     def restarted(self) -> Formation:

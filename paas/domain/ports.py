@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from .appjson import AppJson
 from .apps import App
 from .builds import Build
 from .deployments import DeployState
@@ -120,6 +121,7 @@ class BuiltImage:
     procfile: dict[str, str]
     size: int
     builder: str
+    app_json: AppJson | None = None  # the source's app.json, parsed (None: it has none)
 
 
 class ImageBuilder(Protocol):

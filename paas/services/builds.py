@@ -109,7 +109,9 @@ class BuildService:
             tee(f" !     Build failed: {exc}")
             raise
         build.status, build.image, build.digest = "succeeded", built.image, built.digest
-        build.procfile, build.size = built.procfile, built.size
+        build.procfile, build.size, build.app_json = built.procfile, built.size, built.app_json
+        for line in self.formation.app_json_notes(app, built.app_json):
+            tee(line)
         build.finished_at, build.duration = now_iso(), round(time.monotonic() - started, 2)
         what = git_sha[:7] if git_sha else f"build {build.id}"
         return build, self.record(build, actor, f"{actor.username} deployed {what}")

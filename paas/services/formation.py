@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from paas.domain.appjson import AppJson
 from paas.domain.errors import ValidationError
 from paas.domain.formation import Formation
 from paas.domain.ports import FormationStore
 
+from .plans import app_json_overrides
 from .releases import ReleaseService
 from .retry import retry_on_conflict
 
@@ -30,7 +32,7 @@ class FormationService:
         def attempt() -> Formation:
             formation, index = self.formations.get(app)
             available = set(self.releases.current(app).procfile)
-            if (limits or healthchecks) and not available:
+            if limits and not available:
                 raise ValidationError("The app has no build yet: deploy code first")
             if quantities:
                 formation = formation.scaled(quantities, available)
@@ -54,3 +56,13 @@ class FormationService:
             return updated
 
         return retry_on_conflict(attempt)
+
+    def app_json_notes(self, app: str, app_json: AppJson | None) -> list[str]:
+        """Push-output lines: what a new build's app.json declares and what of it this app's own
+        settings override (they win)."""
+        if not app_json:
+            return []
+        formation = self.get(app)
+        described = app_json.describe()
+        lines = [f"-----> app.json: {', '.join(described)}"] if described else []
+        return lines + [f"       note: {line}" for line in app_json_overrides(formation, app_json)]

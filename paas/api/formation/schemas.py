@@ -16,15 +16,20 @@ class ProcessSchema(Schema):
 
 
 class UpdatePolicySchema(Schema):
-    min_healthy_time = fields.Float(validate=validate.Range(min=0, max=3600))
-    healthy_deadline = fields.Float(validate=validate.Range(min=1, max=3600))
-    drain_time = fields.Float(validate=validate.Range(min=0, max=300))
-    stop_timeout = fields.Float(validate=validate.Range(min=0, max=300))
+    """In a change, null clears the app's own value: the build's app.json (or the default) applies."""
+
+    min_healthy_time = fields.Float(allow_none=True, validate=validate.Range(min=0, max=3600))
+    healthy_deadline = fields.Float(allow_none=True, validate=validate.Range(min=1, max=3600))
+    drain_time = fields.Float(allow_none=True, validate=validate.Range(min=0, max=300))
+    stop_timeout = fields.Float(allow_none=True, validate=validate.Range(min=0, max=300))
+    check_failures = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=100))
 
 
 class FormationSchema(Schema):
     processes = fields.List(fields.Nested(ProcessSchema), required=True)
     update = fields.Nested(UpdatePolicySchema)
+    update_set = fields.List(fields.String(), metadata={
+        "description": "the update fields this app set itself; they beat the build's app.json"})
     deployment = fields.Nested(DeploymentSchema, allow_none=True)
 
 

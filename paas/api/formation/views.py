@@ -17,6 +17,7 @@ def present(formation: Formation, deployment=None) -> dict:
     return {
         "processes": [{"type": name, **asdict(spec)} for name, spec in sorted(formation.processes.items())],
         "update": asdict(formation.update),
+        "update_set": list(formation.update_set),
         "deployment": deployment,
     }
 
