@@ -15,6 +15,7 @@ from paas.domain.appjson import AppJson
 from paas.domain.apps import App
 from paas.domain.errors import ValidationError
 from paas.domain.formation import Formation
+from paas.domain.ports import BuildStore
 from paas.domain.releases import Release
 from paas.domain.scheduler import AppPlan, ProcessPlan, UpdatePolicy
 
@@ -36,6 +37,16 @@ def build_plan(app: App, release: Release, formation: Formation, app_json: AppJs
                    processes=processes, update=update_policy(formation, app_json), domains=list(app.domains),
                    force_tls=app.tls_force, git_sha=release.git_sha,
                    build_id=release.build_id, restart_token=formation.restart_token)
+
+
+def declared(builds: BuildStore, app: str, release: Release | None) -> AppJson | None:
+    """What the release's build declares in its app.json (the build_plan argument); None for a
+    release without a build, a build from an image, or one stored before app.json support.
+    Builds never change, so a caller may keep the answer per build id."""
+    if release is None or not release.build_id:
+        return None
+    build = builds.get(app, release.build_id)
+    return build.app_json if build else None
 
 
 def healthcheck(process_type: str, formation: Formation, app_json: AppJson | None) -> str | None:

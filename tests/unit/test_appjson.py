@@ -18,7 +18,7 @@ from paas.domain.errors import BuildFailed, ValidationError
 from paas.domain.formation import Formation, ProcessSpec
 from paas.domain.releases import Release
 from paas.domain.scheduler import UpdatePolicy
-from paas.services.plans import app_json_overrides, build_plan
+from paas.services.plans import app_json_overrides, build_plan, declared
 
 DOKKU = {
     "name": "small sharp tool",
@@ -252,3 +252,25 @@ def test_formations_stored_before_update_set_infer_it_from_non_defaults():
 def test_unknown_update_settings_are_refused():
     with pytest.raises(ValidationError, match="Unknown update setting"):
         Formation(app="a").with_update_policy({"surge": 3})
+
+
+class DictBuilds:
+    """A BuildStore of plain dicts, through the stored form (to_dict/from_dict)."""
+
+    def __init__(self, *builds: Build):
+        self.items = {(b.app, b.id): b.to_dict() for b in builds}
+
+    def get(self, app: str, build_id: str) -> Build | None:
+        found = self.items.get((app, build_id))
+        return Build.from_dict(json.loads(json.dumps(found))) if found else None
+
+
+def test_declared_finds_the_release_builds_app_json():
+    declared_value, _ = parse(DOKKU)
+    builds = DictBuilds(Build(id="b1", app="a", image="img:1", created_by="u", created_at="t",
+                              app_json=declared_value))
+    assert declared(builds, "a", RELEASE) == declared_value
+    assert declared(builds, "a", Release(app="a", version=1, summary="s", created_by="u", created_at="t")) is None
+    assert declared(builds, "a", None) is None
+    plan = build_plan(APP, RELEASE, Formation(app="a"), declared(builds, "a", RELEASE))
+    assert plan.process("web").healthcheck == "/health/ready"
