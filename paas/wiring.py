@@ -10,6 +10,7 @@ from .config import Settings
 from .domain.scheduler import Scheduler
 from .gateway.repos import LocalGitRepos
 from .router.publisher import FileCertPublisher
+from .router.route_tags import ConsulCatalogTags
 from .services.apps import AppService
 from .services.auth import AuthService, LoginLimits, LoginThrottle, TokenPolicy
 from .services.builds import BuildService
@@ -34,11 +35,15 @@ from .store.releases import ConsulReleaseStore
 from .store.users import ConsulFailureCounter, ConsulTokenStore, ConsulUserStore
 
 
-def build_scheduler(settings: Settings, kv: ConsulKV) -> Scheduler:
+def route_tags(settings: Settings) -> ConsulCatalogTags:
+    return ConsulCatalogTags(settings.platform_domain, settings.https_port)
+
+
+def build_scheduler(settings: Settings) -> Scheduler:
     if settings.scheduler == "docker":
         from .scheduler.docker import DockerScheduler
 
-        return DockerScheduler(settings, kv, connect(settings.consul_addr, settings.consul_token))
+        return DockerScheduler(settings, connect(settings.consul_addr, settings.consul_token), route_tags(settings))
     if settings.scheduler == "nomad":
         from .scheduler.nomad import NomadScheduler
 
@@ -78,11 +83,11 @@ def build_services(settings: Settings) -> Services:
     kv = ConsulKV(connect(settings.consul_addr, settings.consul_token), settings.kv_prefix)
     app_store = ConsulAppStore(kv)
     release_store = ConsulReleaseStore(kv)
-    releases = ReleaseService(release_store)
+    deploy_states = ConsulDeployStateStore(kv)
+    releases = ReleaseService(release_store, deploy_states)
     formation_store = ConsulFormationStore(kv)
     formation = FormationService(formation_store, releases)
-    deploys = DeployService(build_scheduler(settings, kv), app_store, release_store, formation_store,
-                            ConsulDeployStateStore(kv))
+    deploys = DeployService(build_scheduler(settings), app_store, release_store, formation_store, deploy_states)
     builder = DockerImageBuilder(settings)
     cert_publisher = FileCertPublisher(settings.router_dir, settings.kv_prefix)
     # apps:destroy removes, in order: instances and network, the router's certificate, the

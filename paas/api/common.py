@@ -144,7 +144,7 @@ def deploy_timeout(app: str) -> float:
 
 def wait_for_live(app: str, version: int | None, wait: bool, after: str | None = None):
     """The deployment of `version` (or, with version None, the next deployment after `after`)
-    once it has finished, or None when not waiting or there is nothing to deploy."""
+    once the release is live or failed, or None when not waiting or there is nothing to deploy."""
     if not wait:
         return None
     return services().deploys.wait(app, version, timeout=deploy_timeout(app), after=after)

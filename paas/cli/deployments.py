@@ -58,12 +58,26 @@ def cmd_info(ctx: Context, args: argparse.Namespace) -> None:
         [
             ("Release", fmt_version(deployment.get("release"))),
             ("Status", deployment.get("status")),
+            ("Phase", deployment.get("phase")),
             ("Description", deployment.get("description")),
             ("Promoted", _yes_no(deployment.get("promoted"))),
             ("Created", fmt_time(deployment.get("created_at"))),
             ("Updated", fmt_time(deployment.get("updated_at"))),
+            ("Finished", fmt_time(deployment.get("finished_at")) if deployment.get("finished_at") else None),
         ],
     )
+    failure = deployment.get("failure") or {}
+    if failure:
+        print("--- Failure")
+        print(failure.get("reason", ""))
+        if failure.get("check"):
+            print(f"last check result: {failure['check']}")
+        if failure.get("exit_code") is not None:
+            print(f"exit code: {failure['exit_code']}" + (" (out of memory)" if failure.get("oom_killed") else ""))
+        if failure.get("last_lines"):
+            print(f"last output of {failure.get('instance')}:")
+            for line in failure["last_lines"]:
+                print(f"  {line}")
     groups = deployment.get("groups") or {}
     if groups:
         print("--- Process groups")

@@ -134,6 +134,16 @@ def deployment_line(deployment: dict[str, Any] | None) -> str | None:
     return line
 
 
+def _state(instance: dict[str, Any]) -> str:
+    """'running', or 'crashed (3 restarts, last exit 1)' for an instance in a crash loop."""
+    state = str(instance.get("state") or "-")
+    restarts, code = instance.get("restarts") or 0, instance.get("exit_code")
+    details = [f"{restarts} restart{'s' if restarts != 1 else ''}"] if restarts else []
+    if code is not None and (restarts or state != "running"):
+        details.append(f"last exit {code}")
+    return f"{state} ({', '.join(details)})" if details else state
+
+
 def render_ps(formation: dict[str, Any], ps: dict[str, Any]) -> list[str]:
     processes = {p.get("type"): p for p in formation.get("processes") or [] if p.get("type")}
     instances = ps.get("instances") or []
@@ -148,7 +158,7 @@ def render_ps(formation: dict[str, Any], ps: dict[str, Any]) -> list[str]:
         (
             instance_name(i),
             fmt_version(i.get("release")),
-            i.get("state") or "-",
+            _state(i),
             i.get("health") or "-",
             i.get("address") or "-",
             " ".join(filter(None, [_since(i.get("started_at")), "(canary)" if i.get("canary") else ""])),

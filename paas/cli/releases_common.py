@@ -38,14 +38,32 @@ def _reason(text: Any) -> str:
     return str(text) if text else "unknown reason"
 
 
+def explain(deployment: dict[str, Any]) -> str:
+    """Why a deployment failed: its description, then the check's last result and the failed
+    instance's own last lines when the controller kept them."""
+    lines = [_reason(deployment.get("description"))]
+    failure = deployment.get("failure") or {}
+    if failure.get("check") and failure["check"] not in lines[0]:
+        lines.append(f"last check result: {failure['check']}")
+    if failure.get("last_lines"):
+        lines.append(f"last output of {failure.get('instance') or 'the instance'}:")
+        lines += [f"  {line}" for line in failure["last_lines"]]
+    return "\n".join(lines)
+
+
 def deploy_failure(release: dict[str, Any] | None, deployment: dict[str, Any] | None) -> str | None:
     """The error for a release that did not go live, or None.
 
     The deployment decides when it is the release's own; a deployment of a newer release
-    (the controller stops waiting when the release is superseded) says nothing about it."""
+    (the controller stops waiting when the release is superseded) says nothing about it. A
+    failed roll of the live release (restart, limits, health checks) is the change's failure:
+    that release keeps serving."""
     version = release.get("version") if release else None
-    if deployment and deployment.get("status") == FAILED and (version is None or deployment.get("release") == version):
-        return f"{fmt_version(deployment.get('release'))} failed to deploy: {_reason(deployment.get('description'))}"
+    if deployment and deployment.get("status") == FAILED and version is None:
+        return (f"The change failed to deploy; {fmt_version(deployment.get('release'))} keeps serving "
+                f"as before: {explain(deployment)}")
+    if deployment and deployment.get("status") == FAILED and deployment.get("release") == version:
+        return f"{fmt_version(deployment.get('release'))} failed to deploy: {explain(deployment)}"
     if release and release.get("failed"):
         return f"{fmt_version(version)} failed to deploy: {_reason(release.get('failure_reason'))}"
     return None

@@ -94,6 +94,7 @@ class Deployment:
     instances: dict[str, InstanceProgress] = field(default_factory=dict)
     failure: Failure | None = None
     checks: dict[str, str | None] = field(default_factory=dict)  # type -> HTTP path it rolled out
+    placed: bool = False  # the scheduler was asked to start its instances (else resume does)
     started: float = 0.0  # epoch seconds
     live_since: float | None = None  # when it was promoted
     created_at: str = ""

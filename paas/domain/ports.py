@@ -14,6 +14,7 @@ from .deployments import DeployState
 from .formation import Formation
 from .keys import SshKey
 from .releases import Release
+from .scheduler import AppPlan
 from .users import ApiToken, FailureWindow, User
 
 
@@ -159,6 +160,15 @@ class DeployStateStore(Protocol):
         ...
 
     def remove(self, app: str) -> None: ...
+
+
+class RouteTags(Protocol):
+    """The service tags a scheduler registers instances with, which the router reads: how an
+    instance becomes routed (live) or stays unrouted (canary, worker)."""
+
+    def live(self, plan: AppPlan) -> list[str]: ...
+    def canary(self, plan: AppPlan) -> list[str]: ...
+    def unrouted(self, plan: AppPlan, canary: bool) -> list[str]: ...
 
 
 class AppLocks(Protocol):

@@ -133,8 +133,9 @@ class Scheduler(Protocol):
     started them."""
 
     def start(self, plan: AppPlan, deployment_id: str) -> None:
-        """Place plan's instances as canaries (unrouted) beside whatever runs. Raises
-        StartFailed when the release cannot start at all (e.g. its image cannot be pulled)."""
+        """Place plan's instances as canaries (unrouted) beside whatever runs; instances of the
+        deployment that exist already count (a resumed start tops up). Raises StartFailed when
+        the release cannot start at all (e.g. its image cannot be pulled)."""
         ...
 
     def observe(self, plan: AppPlan, deployment_id: str) -> list[InstanceReport]:

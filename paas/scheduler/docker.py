@@ -1,21 +1,24 @@
 """The single-host scheduler: containers through the Docker Engine API, instances registered in
-the local Consul agent, and Nomad's canary-then-promote semantics implemented here.
+the local Consul agent. It keeps no state of its own: every container carries labels (app,
+release, type, the deployment that started it) and every registration its Meta, so what runs is
+read back from Docker and Consul; the rollout's state is the domain's (domain/deployments.py).
 
-State: the containers themselves (labels say app, release, type, deployment) plus one record
-per app in Consul KV (the current deployment and its plan), so a restarted controller resumes."""
+Canaries run without a restart policy, so one that exits stays exited with its exit code and
+output for the deploy to report; promotion gives the instances Docker's on-failure restarts."""
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import queue
-import secrets
 import socket
 import tarfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import consul
 import docker
@@ -24,40 +27,34 @@ import requests
 from docker.models.containers import Container
 
 from paas.config import Settings
-from paas.domain.clock import now_iso
-from paas.domain.errors import NotFound, PaasError, SchedulerUnavailable, ValidationError
+from paas.domain import names
+from paas.domain.errors import PaasError, SchedulerUnavailable, StartFailed
+from paas.domain.lines import split_lines
+from paas.domain.ports import RouteTags
 from paas.domain.scheduler import (
     CONTAINER_PORT,
-    FAILED,
-    RUNNING,
-    SUCCESSFUL,
     AppPlan,
-    Deployment,
-    GroupState,
+    CheckResult,
     Instance,
+    InstanceReport,
     LogSink,
     ProcessPlan,
-    UpdatePolicy,
+    instance_label,
 )
-from paas.router.tags import (
-    CANARY_TAG,
-    LIVE_TAG,
-    PLATFORM_TAG,
-    app_hosts,
-    canary_tags,
-    live_tags,
-    release_tag,
-    service_name,
-)
-from paas.store.kv import ConsulKV, Op
 
 from . import docker_spec
 from .docker_spec import LABEL, Limits
 
-CHECK_INTERVAL = "500ms"
+# The Consul check Traefik routes by; promotion is decided on the controller's own probes.
+CHECK_INTERVAL = "1s"
+PROBE_CONNECT_TIMEOUT = 0.5
+PROBE_TIMEOUT = 2.0
+LAST_LINES = 20
 # A followed log stream yields "" this often when nothing was written: the API turns it into a
 # keep-alive write, which is how it notices a client that went away (paas/api/streaming.py).
 HEARTBEAT = 1.0
+# An instance restarted by Docker within this long counts as crashed (a crash loop), not passing.
+CRASH_WINDOW = 60.0
 log = logging.getLogger(__name__)
 
 
@@ -69,21 +66,23 @@ def _labels(container: Container) -> dict[str, str]:
     return container.labels or {}
 
 
+def _label(container: Container, name: str) -> str:
+    return _labels(container).get(f"{LABEL}.{name}", "")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def plan_from_dict(data: dict) -> AppPlan:
-    processes = [ProcessPlan(**p) for p in data["processes"]]
-    update = UpdatePolicy(**data["update"])
-    return AppPlan(**{**data, "processes": processes, "update": update})
+_PORT_METHODS = ("start", "observe", "promote", "retire", "discard", "reconcile", "destroy", "apps",
+                 "instances", "run")
 
 
 def _translating_errors(cls):
     """Docker and Consul-agent failures leave the adapter as SchedulerUnavailable."""
-    for name in ("deploy", "deployment", "promote", "fail", "reconcile", "scale", "destroy", "apps", "instances", "run"):
+    for name in _PORT_METHODS:
         method = getattr(cls, name)
 
         def wrapper(self, *args, __method=method, **kwargs):
@@ -99,16 +98,16 @@ def _translating_errors(cls):
 
 @_translating_errors
 class DockerScheduler:
-    def __init__(self, settings: Settings, kv: ConsulKV, agent: consul.Consul,
+    def __init__(self, settings: Settings, agent: consul.Consul, tags: RouteTags,
                  client: docker.DockerClient | None = None):
         self.settings = settings
-        self.kv = kv
         self.agent = agent
+        self.tags = tags
         self._client = client
-        # When each instance was first seen passing; lost on restart, which only delays promotion.
-        self._passing_since: dict[str, float] = {}
-        self._lock = threading.Lock()
         self._users: dict[str, str] = {}  # image id -> the user its containers run as
+        self._stopping: set[str] = set()  # containers a background stop is under way for
+        self._stopping_lock = threading.Lock()
+        self._last_exit: dict[str, int] = {}  # container -> exit code of its last crash seen
         self.limits = Limits(user=settings.app_user, memory=settings.default_memory, cpu=settings.default_cpu,
                              pids=settings.pids_limit)
 
@@ -119,38 +118,25 @@ class DockerScheduler:
                 if self.settings.docker_host else docker.from_env()
         return self._client
 
-    # ------------------------------------------------------------------ records
-    def _record_key(self, app: str) -> str:
-        return self.kv.key("scheduler", "docker", app)
-
-    def _load(self, app: str) -> dict | None:
-        entry = self.kv.get(self._record_key(app))
-        return entry.value if entry else None
-
-    def _save(self, app: str, record: dict) -> None:
-        record["deployment"]["updated_at"] = now_iso()
-        self.kv.txn([Op.set(self._record_key(app), record)])
-
-    # ------------------------------------------------------------------ containers
     @property
     def platform(self) -> str:
         """Containers carry the KV prefix: platforms sharing one Docker engine never touch each
         other's containers (tests run several side by side)."""
-        return self.kv.prefix
+        return self.settings.kv_prefix
 
+    # ------------------------------------------------------------------ containers
     def containers(self, app: str, **labels: str) -> list[Container]:
         filters = [f"{LABEL}.app={app}", f"{LABEL}.role=instance", f"{LABEL}.platform={self.platform}"]
         filters += [f"{LABEL}.{k}={v}" for k, v in labels.items()]
         return self.client.containers.list(all=True, filters={"label": filters})
 
-    def _start(self, plan: AppPlan, process: ProcessPlan, deployment_id: str, canary: bool) -> Container:
-        name = f"paas-{plan.app}-{process.type}-v{plan.release}-{secrets.token_hex(3)}"
+    def _start_instance(self, plan: AppPlan, process: ProcessPlan, deployment_id: str, canary: bool) -> Container:
         image = self._ensure_image(plan.image)
-        network = self._ensure_network(plan.app)
         spec = docker_spec.instance_spec(
-            plan, process, platform=self.platform, name=name, deployment_id=deployment_id,
-            host_port=_free_port() if process.is_web else None, network=network,
-            user=self._user(image), launcher=_launcher(image), limits=self.limits)
+            plan, process, platform=self.platform, name=names.instance_container(plan.app, process.type, plan.release),
+            deployment_id=deployment_id, host_port=_free_port() if process.is_web else None,
+            network=self._ensure_network(plan.app), user=self._user(image), launcher=_launcher(image),
+            limits=self.limits, restart=not canary)
         container = self.client.containers.run(**spec)
         self._register(container, plan, process, canary)
         return container
@@ -208,7 +194,7 @@ class DockerScheduler:
         return {"label": labels + ([f"{LABEL}.app={app}"] if app else [])}
 
     def _app_networks(self, app: str) -> list:
-        name = docker_spec.network_name(self.platform, app)
+        name = names.app_network(self.platform, app)
         return [n for n in self.client.networks.list(names=[name], filters=self._network_filters(app))
                 if n.name == name]
 
@@ -246,250 +232,234 @@ class DockerScheduler:
                 # the app while its network exists, so the supervisor's sweep removes both later.
                 log.warning("docker scheduler: network of %s not removed yet: %s", app, _first_line(exc))
 
-    def _tags(self, plan: AppPlan, canary: bool) -> list[str]:
-        if canary:
-            return canary_tags(plan.app, plan.release)
-        hosts = app_hosts(plan.app, plan.domains, self.settings.platform_domain)
-        return live_tags(plan.app, plan.release, hosts, force_tls=plan.force_tls, https_port=self.settings.https_port)
 
+    # ------------------------------------------------------------------ registrations
     def _register(self, container: Container, plan: AppPlan, process: ProcessPlan, canary: bool,
                   passing: bool = False) -> None:
         meta = {"app": plan.app, "release": str(plan.release), "type": process.type,
-                "canary": str(canary).lower(), "platform": self.platform}
+                "canary": str(canary).lower(), "platform": self.platform,
+                "deployment": _label(container, "deployment")}
+        address = _bridge_ip(container)
         if not process.is_web:
             # Workers listen on nothing: in the catalog without a port, a check or router tags;
             # their health is "running for min_healthy_time".
-            tags = [PLATFORM_TAG, release_tag(plan.release), CANARY_TAG if canary else LIVE_TAG]
-            self.agent.agent.service.register(service_name(plan.app, process.type), service_id=container.name,
-                                              address=_bridge_ip(container), tags=tags, meta=meta)
+            self.agent.agent.service.register(names.service(plan.app, process.type), service_id=container.name,
+                                              address=address, tags=self.tags.unrouted(plan, canary), meta=meta)
             return
         # Routers and checks reach the container on its bridge address, not through the published
         # loopback port: docker-proxy accepts connections before the app listens, which would make
         # a TCP check pass early and route requests into a refused connection (HTTP 502).
-        address, port = _bridge_ip(container), CONTAINER_PORT
-        tags = self._tags(plan, canary)
         if process.healthcheck:
-            check = {"HTTP": f"http://{address}:{port}{process.healthcheck}", "Interval": CHECK_INTERVAL,
+            check = {"HTTP": f"http://{address}:{CONTAINER_PORT}{process.healthcheck}", "Interval": CHECK_INTERVAL,
                      "Timeout": "2s"}
         else:
-            check = {"TCP": f"{address}:{port}", "Interval": CHECK_INTERVAL, "Timeout": "2s"}
+            check = {"TCP": f"{address}:{CONTAINER_PORT}", "Interval": CHECK_INTERVAL, "Timeout": "2s"}
         if passing:
             check["Status"] = "passing"
-        self.agent.agent.service.register(
-            service_name(plan.app, process.type), service_id=container.name, address=address, port=port, tags=tags,
-            check=check, meta=meta,
-        )
+        tags = self.tags.canary(plan) if canary else self.tags.live(plan)
+        self.agent.agent.service.register(names.service(plan.app, process.type), service_id=container.name,
+                                          address=address, port=CONTAINER_PORT, tags=tags, check=check, meta=meta)
 
-    def _deregister(self, container: Container) -> None:
+    def _registrations(self, app: str | None = None) -> dict[str, dict]:
+        """service id -> service of this platform's instances (of one app) in the local agent."""
+        found = {}
+        for service_id, service in self.agent.agent.services().items():
+            meta = service.get("Meta") or {}
+            if meta.get("platform") == self.platform and (app is None or meta.get("app") == app):
+                found[service_id] = service
+        return found
+
+    def _deregister(self, service_id: str) -> None:
         try:
-            self.agent.agent.service.deregister(container.name)
+            self.agent.agent.service.deregister(service_id)
         except consul.ConsulException as exc:
             # With ACLs on, Consul answers 500 "Unknown service" for an id it does not hold (dev
             # mode answered 200): already gone is what we wanted.
             if "Unknown service" not in str(exc):
                 raise
-        self._passing_since.pop(container.name, None)
-
-    def _stop(self, containers: list[Container], timeout: float) -> None:
-        """SIGTERM, then SIGKILL after `timeout`; in parallel so a retirement takes one grace period."""
-        def stop(container: Container) -> None:
-            try:
-                container.stop(timeout=int(timeout))
-                container.remove(force=True)
-            except docker.errors.NotFound:
-                pass
-            except docker.errors.APIError as exc:
-                # 409 "removal already in progress": another worker is removing it; that is gone too.
-                if exc.status_code != 409:
-                    raise
-
-        threads = [threading.Thread(target=stop, args=(c,)) for c in containers]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
 
     def _checks(self) -> dict[str, str]:
         """service id -> check status, for every service of the local agent."""
         return {c["ServiceID"]: c["Status"] for c in self.agent.agent.checks().values() if c.get("ServiceID")}
 
-    def _healthy(self, container: Container, process: ProcessPlan, policy: UpdatePolicy,
-                 checks: dict[str, str]) -> bool | None:
-        """True once healthy for min_healthy_time; False if it died; None while undecided."""
-        container.reload()
-        state = container.attrs["State"]
-        if state.get("Status") in ("exited", "dead") or container.attrs.get("RestartCount", 0) > 0:
-            return False
-        if state.get("Status") != "running":
-            return None
-        ok = checks.get(container.name) == "passing" if process.is_web else True
-        now = time.monotonic()
-        with self._lock:
-            if not ok:
-                self._passing_since.pop(container.name, None)
-                return None
-            since = self._passing_since.setdefault(container.name, now)
-        return True if now - since >= policy.min_healthy_time else None
+    # ------------------------------------------------------------------ stopping
+    def _stop_in_background(self, containers: list[Container], timeout: float, delay: float = 0.0) -> None:
+        """SIGTERM, SIGKILL after `timeout` (Docker's stop), then remove; after `delay` (to let
+        routers drop them first). Each container once, however often it is asked."""
+        for container in containers:
+            with self._stopping_lock:
+                if container.name in self._stopping:
+                    continue
+                self._stopping.add(container.name)
+            threading.Thread(target=self._stop_one, args=(container, timeout, delay),
+                             name=f"paas-stop-{container.name}", daemon=True).start()
+
+    def _stop_one(self, container: Container, timeout: float, delay: float) -> None:
+        try:
+            if delay:
+                time.sleep(delay)  # a drain period in this background thread, not on any caller's path
+            self._stop_now(container, timeout)
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            log.warning("docker scheduler: stopping %s: %s (retried at the next reconcile)",
+                        container.name, _first_line(exc))
+        finally:
+            with self._stopping_lock:
+                self._stopping.discard(container.name)
+
+    @staticmethod
+    def _stop_now(container: Container, timeout: float) -> None:
+        try:
+            container.stop(timeout=max(0, round(timeout)))
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            # 409 "removal already in progress": another worker is removing it; that is gone too.
+            if exc.status_code != 409:
+                raise
+
+    def _stop_all(self, containers: list[Container], timeout: float) -> None:
+        """Stop and remove now, in parallel (destroy)."""
+        if containers:
+            with ThreadPoolExecutor(max_workers=min(8, len(containers))) as pool:
+                list(pool.map(lambda c: self._stop_now(c, timeout), containers))
 
     # ------------------------------------------------------------------ the port
-    def deploy(self, plan: AppPlan) -> Deployment:
-        record = self._load(plan.app)
-        if record and record["deployment"]["status"] == RUNNING:
-            self.fail(plan.app, record["deployment"]["id"], "Superseded by a newer deployment")
-        deployment = Deployment(id=secrets.token_hex(6), app=plan.app, release=plan.release,
-                                created_at=now_iso(), description="Deployment is running: starting canaries")
-        for process in plan.processes:
-            if process.quantity > 0:
-                deployment.groups[process.type] = GroupState(desired_total=process.quantity,
-                                                             desired_canaries=process.quantity)
-        record = {"deployment": deployment.to_dict(), "plan": asdict(plan),
-                  "deadline": time.time() + plan.update.healthy_deadline, "retire": [], "retire_after": 0}
-        self._save(plan.app, record)
+    def start(self, plan: AppPlan, deployment_id: str) -> None:
         try:
-            for process in plan.processes:
-                for _ in range(process.quantity):
-                    self._start(plan, process, deployment.id, canary=True)
+            self._ensure_image(plan.image)
         except docker.errors.DockerException as exc:
-            # e.g. the image cannot be pulled: this release cannot start, which is not worth retrying.
-            return self.fail(plan.app, deployment.id, f"Could not start v{plan.release}: {_first_line(exc)}")
-        if not deployment.groups:
-            return self._finish(plan.app, record, SUCCESSFUL, "Nothing to run: every process type is scaled to 0")
-        return self.deployment(plan.app)
+            raise StartFailed(f"Could not start v{plan.release}: {_first_line(exc)}") from None
+        # Top up: a start resumed after a controller crash places only what is missing.
+        placed = [_label(c, "type") for c in self.containers(plan.app, deployment=deployment_id)]
+        wanted = [p for p in plan.processes for _ in range(max(0, p.quantity - placed.count(p.type)))]
+        if not wanted:
+            return
+        # In parallel: a rollout of N instances takes about one container start, not N.
+        with ThreadPoolExecutor(max_workers=min(8, len(wanted))) as pool:
+            futures = [pool.submit(self._start_instance, plan, p, deployment_id, True) for p in wanted]
+            errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            first = errors[0]
+            if isinstance(first, docker.errors.DockerException):
+                raise StartFailed(f"Could not start v{plan.release}: {_first_line(first)}")
+            raise first
 
-    def deployment(self, app: str) -> Deployment | None:
-        record = self._load(app)
-        if record is None:
-            return None
-        deployment = Deployment.from_dict(record["deployment"])
-        if deployment.finished:
-            return deployment
-        plan = plan_from_dict(record["plan"])
-        if deployment.promoted:
-            return self._retire(app, record)
-        checks = self._checks()
-        dead = []
-        for name, group in deployment.groups.items():
-            process = plan.process(name)
-            canaries = self.containers(app, deployment=deployment.id, type=name)
-            verdicts = [self._healthy(c, process, plan.update, checks) for c in canaries]
-            group.placed_canaries = len(canaries)
-            group.healthy = sum(v is True for v in verdicts)
-            group.unhealthy = sum(v is False for v in verdicts)
-            dead += [c.name for c, v in zip(canaries, verdicts, strict=True) if v is False]
-        record["deployment"] = deployment.to_dict()
-        if dead:
-            return self.fail(app, deployment.id, f"Canary {dead[0]} exited or crashed before becoming healthy")
-        if time.time() > record["deadline"]:
-            unhealthy = [n for n, g in deployment.groups.items() if g.healthy < g.desired_canaries]
-            return self.fail(app, deployment.id, f"Canaries of {', '.join(unhealthy)} were not healthy within "
-                             f"healthy_deadline ({plan.update.healthy_deadline:g}s)")
-        if all(g.healthy >= g.desired_canaries for g in deployment.groups.values()):
-            deployment.description = "Deployment is running but requires promotion"
-        record["deployment"] = deployment.to_dict()
-        self._save(app, record)
-        return deployment
+    def observe(self, plan: AppPlan, deployment_id: str) -> list[InstanceReport]:
+        canaries = self.containers(plan.app, deployment=deployment_id)
+        reports = []
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(canaries)))) as pool:
+            reports = list(pool.map(lambda c: self._report(c, plan), canaries))
+        present = {c.name for c in canaries}
+        for service_id, service in self._registrations(plan.app).items():
+            meta = service.get("Meta") or {}
+            if meta.get("deployment") == deployment_id and service_id not in present:
+                # Registered, but its container is gone: removed outside the platform.
+                self._deregister(service_id)
+                reports.append(InstanceReport(id=service_id, type=meta.get("type", "?"), release=plan.release,
+                                              state="dead", last_lines=["(the container was removed)"]))
+        return reports
 
-    def promote(self, app: str, deployment_id: str) -> Deployment:
-        record = self._current(app, deployment_id)
-        deployment = Deployment.from_dict(record["deployment"])
-        if any(g.healthy < g.desired_canaries for g in deployment.groups.values()):
-            raise ValidationError("Cannot promote: not every canary is healthy")
-        plan = plan_from_dict(record["plan"])
-        canaries = self.containers(app, deployment=deployment_id)
-        for container in canaries:
-            process = plan.process(_labels(container)[f"{LABEL}.type"])
+    def _report(self, container: Container, plan: AppPlan) -> InstanceReport:
+        container.reload()
+        state = container.attrs.get("State", {})
+        process_type = _label(container, "type")
+        process = plan.process(process_type)
+        status = state.get("Status", "")
+        restarts = int(container.attrs.get("RestartCount", 0) or 0)
+        ended = status in ("exited", "dead") or restarts > 0 or state.get("OOMKilled")
+        check = None
+        if status == "running" and not ended and process is not None and process.is_web:
+            check = probe(_bridge_ip(container), process.healthcheck)
+        lines = _tail(container, LAST_LINES) if ended or (check is not None and not check.passing) else []
+        return InstanceReport(
+            id=container.name, type=process_type, release=int(_label(container, "release") or 0),
+            state="running" if status == "running" else ("starting" if status in ("created", "restarting") and
+                                                          not restarts else status),
+            exit_code=state.get("ExitCode") if ended else None, oom_killed=bool(state.get("OOMKilled")),
+            restarts=restarts, check=check, last_lines=lines)
+
+    def promote(self, plan: AppPlan, deployment_id: str) -> None:
+        mine = self.containers(plan.app, deployment=deployment_id)
+        for container in mine:
+            process = plan.process(_label(container, "type"))
+            if process is None:
+                continue
+            # Live instances restart on failure; the check is known good (the canary passed).
+            container.update(restart_policy=docker_spec.LIVE_RESTART_POLICY)
             self._register(container, plan, process, canary=False, passing=True)
-        old = [c for c in self.containers(app) if _labels(c).get(f"{LABEL}.deployment") != deployment_id]
-        for container in old:
-            self._deregister(container)
-        for group in deployment.groups.values():
-            group.promoted = True
-        deployment.description = "Promoted: draining the previous instances"
-        record.update(deployment=deployment.to_dict(), retire=[c.name for c in old],
-                      retire_after=time.time() + plan.update.drain_time)
-        self._save(app, record)
-        return self._retire(app, record)
+        keep = {c.name for c in mine}
+        for service_id in self._registrations(plan.app):
+            if service_id not in keep:
+                self._deregister(service_id)
 
-    def _retire(self, app: str, record: dict) -> Deployment:
-        if time.time() < record["retire_after"]:
-            return Deployment.from_dict(record["deployment"])
-        plan = plan_from_dict(record["plan"])
-        old = [c for c in self.containers(app) if c.name in set(record["retire"])]
-        self._stop(old, plan.update.stop_timeout)
-        return self._finish(app, record, SUCCESSFUL, f"Deployment completed: v{plan.release} is live")
+    def retire(self, plan: AppPlan, keep: set[str]) -> int:
+        others = [c for c in self.containers(plan.app) if _label(c, "deployment") not in keep]
+        for container in others:
+            self._deregister(container.name)
+        self._stop_in_background(others, plan.update.stop_timeout)
+        return len(others)
 
-    def _finish(self, app: str, record: dict, status: str, description: str) -> Deployment:
-        deployment = Deployment.from_dict(record["deployment"])
-        deployment.status, deployment.description = status, description
-        record["deployment"] = deployment.to_dict()
-        self._save(app, record)
-        return deployment
-
-    def _current(self, app: str, deployment_id: str) -> dict:
-        record = self._load(app)
-        if record is None or record["deployment"]["id"] != deployment_id:
-            raise NotFound(f"Deployment {deployment_id} of {app} not found")
-        return record
-
-    def fail(self, app: str, deployment_id: str, reason: str) -> Deployment:
-        record = self._current(app, deployment_id)
-        canaries = self.containers(app, deployment=deployment_id)
+    def discard(self, plan: AppPlan, deployment_id: str) -> None:
+        canaries = self.containers(plan.app, deployment=deployment_id)
         for container in canaries:
-            self._deregister(container)
-        self._stop(canaries, 2)
-        return self._finish(app, record, FAILED, reason)
+            self._deregister(container.name)
+        self._stop_in_background(canaries, min(plan.update.stop_timeout, 2))
 
-    def reconcile(self, plan: AppPlan) -> None:
-        """Make the live release's instances match the plan; remove what belongs to nothing."""
-        record = self._load(plan.app)
-        active = record["deployment"]["id"] if record and record["deployment"]["status"] == RUNNING else None
-        live_deployment = record["deployment"]["id"] if record and not active else None
+    def reconcile(self, plan: AppPlan, deployment_id: str, keep: set[str]) -> None:
+        """Make the live deployment's instances match the plan; deregister what is gone; stop what
+        belongs to no deployment in `keep`."""
         checks = self._checks()
-        registered = {sid: (sorted(svc.get("Tags") or []), svc.get("Address"))
-                      for sid, svc in self.agent.agent.services().items()}
-        live = self._tags(plan, canary=False)
+        registered = self._registrations(plan.app)
         containers = self.containers(plan.app)
-        orphans, extra = [], []
+        stopping = set(self._stopping)
+        live_tags = sorted(self.tags.live(plan))
+        surplus: list[Container] = []
         for process in plan.processes:
-            mine = [c for c in containers if _labels(c).get(f"{LABEL}.type") == process.type
-                    and _labels(c).get(f"{LABEL}.release") == str(plan.release)
-                    and _labels(c).get(f"{LABEL}.deployment") != active]
+            mine = [c for c in containers if _label(c, "deployment") == deployment_id
+                    and _label(c, "type") == process.type and c.name not in stopping]
             alive = []
             for container in mine:
                 if container.status in ("exited", "dead", "created"):
-                    self._deregister(container)
-                    orphans.append(container)
-                else:
-                    alive.append(container)
-                    if container.name not in registered:
-                        self._register(container, plan, process, canary=False)  # e.g. Consul restarted
-                    elif process.is_web and registered.get(container.name) != (sorted(live), _bridge_ip(container)):
-                        # Routing changed (domains:add/remove) or a restart moved the container:
-                        # re-register in place; the check keeps its status.
-                        self._register(container, plan, process, canary=False,
-                                       passing=checks.get(container.name) == "passing")
+                    self._remember_exit(container)
+                    self._deregister(container.name)
+                    self._stop_in_background([container], 1)
+                    continue
+                alive.append(container)
+                if container.status == "restarting":
+                    self._remember_exit(container)
+                service = registered.get(container.name)
+                if service is None:
+                    self._register(container, plan, process, canary=False)  # e.g. Consul restarted
+                elif process.is_web and (sorted(service.get("Tags") or []), service.get("Address")) != (
+                        live_tags, _bridge_ip(container)):
+                    # Routing changed (domains:add/remove) or a restart moved the container:
+                    # re-register in place; the check keeps its status.
+                    self._register(container, plan, process, canary=False,
+                                   passing=checks.get(container.name) == "passing")
             for _ in range(process.quantity - len(alive)):
-                self._start(plan, process, live_deployment or "reconcile", canary=False)
-            extra += alive[process.quantity:] if process.quantity < len(alive) else []
+                self._start_instance(plan, process, deployment_id, canary=False)
+            surplus += alive[process.quantity:]
         known_types = {p.type for p in plan.processes}
-        for container in containers:
-            labels = _labels(container)
-            belongs = labels.get(f"{LABEL}.deployment") == active or (
-                labels.get(f"{LABEL}.release") == str(plan.release) and labels.get(f"{LABEL}.type") in known_types)
-            retiring = record and container.name in set(record.get("retire", []))
-            if not belongs and not retiring:
-                orphans.append(container)
-        for container in extra:
-            self._deregister(container)
-        if extra:
-            time.sleep(plan.update.drain_time)  # let routers drop them before they stop
-        for container in orphans:
-            self._deregister(container)
-        self._stop(orphans + extra, plan.update.stop_timeout)
+        orphans = [c for c in containers if c.name not in stopping and (
+            _label(c, "deployment") not in keep | {deployment_id}
+            or (_label(c, "deployment") == deployment_id and _label(c, "type") not in known_types))]
+        for container in surplus + orphans:
+            self._deregister(container.name)
+        self._stop_in_background(surplus, plan.update.stop_timeout, delay=plan.update.drain_time)
+        self._stop_in_background(orphans, plan.update.stop_timeout)
+        # The catalog holds exactly the instances that exist: a registration whose container is
+        # gone (removed behind the platform's back) goes too.
+        existing = {c.name for c in containers}
+        for service_id in registered:
+            if service_id not in existing:
+                self._deregister(service_id)
         self._expire_runs(plan.app)
 
-    def scale(self, plan: AppPlan) -> None:
-        self.reconcile(plan)
+    def _remember_exit(self, container: Container) -> None:
+        code = container.attrs.get("State", {}).get("ExitCode")
+        if code:
+            self._last_exit[container.name] = int(code)
 
     def destroy(self, app: str) -> None:
         # Twice, a moment apart: a supervisor step that began before the app's keys were deleted
@@ -497,17 +467,50 @@ class DockerScheduler:
         # this platform's only: containers by label, registrations by Meta platform.
         for attempt in range(2):
             containers = self.containers(app)
-            for container in containers:
-                self._deregister(container)
-            self._stop(containers + self._runs(app), 5)
-            for service_id, service in self.agent.agent.services().items():
-                meta = service.get("Meta") or {}
-                if meta.get("app") == app and meta.get("platform") == self.platform:
-                    self.agent.agent.service.deregister(service_id)
+            for service_id in self._registrations(app):
+                self._deregister(service_id)
+            self._stop_all(containers + self._runs(app), 5)
             if attempt == 0:
                 time.sleep(0.5)
         self._remove_networks(app)  # after its containers: Docker refuses to remove a network in use
-        self.kv.txn([Op.delete(self._record_key(app))])
+        for container in containers:
+            self._last_exit.pop(container.name, None)
+
+    def instances(self, app: str) -> list[Instance]:
+        checks = self._checks()
+        registered = self._registrations(app)
+        now = time.time()
+        result = []
+        for container in self.containers(app):
+            state = container.attrs.get("State", {})
+            restarts = int(container.attrs.get("RestartCount", 0) or 0)
+            meta = (registered.get(container.name) or {}).get("Meta") or {}
+            port = _label(container, "port")
+            status = container.status
+            if status == "restarting" or state.get("ExitCode"):
+                self._remember_exit(container)
+            crashed = status == "restarting" or (restarts > 0 and now - _epoch(state.get("StartedAt")) < CRASH_WINDOW)
+            health = checks.get(container.name, "passing" if status == "running" and not port else "unknown")
+            result.append(Instance(
+                id=container.name, app=app, release=int(_label(container, "release") or 0),
+                type=_label(container, "type"), state="crashed" if crashed else status,
+                health="critical" if crashed else health,
+                address=f"127.0.0.1:{port}" if port else None, canary=meta.get("canary") == "true",
+                started_at=state.get("StartedAt"), restarts=restarts,
+                exit_code=self._last_exit.get(container.name) if restarts or status != "running" else None,
+            ))
+        return sorted(result, key=lambda i: (i.type, i.release, i.id))
+
+    def preview(self, plan: AppPlan) -> str:
+        """The container specs (Docker Engine API kwargs) one instance of each type would get."""
+        specs = []
+        for process in plan.processes:
+            specs.append(docker_spec.instance_spec(
+                plan, process, platform=self.platform, name=f"paas-{plan.app}-{process.type}-v{plan.release}-<id>",
+                deployment_id="<deployment>", host_port=0 if process.is_web else None,
+                network=names.app_network(self.platform, plan.app), user=self.settings.app_user,
+                launcher=True, limits=self.limits, restart=True))
+        return json.dumps(specs, indent=2, sort_keys=True, default=str) + "\n"
 
     def _runs(self, app: str) -> list[Container]:
         return self.client.containers.list(all=True, filters={"label": [
@@ -521,7 +524,8 @@ class DockerScheduler:
             deadline = _labels(container).get(f"{LABEL}.deadline", "")
             if deadline.replace(".", "", 1).isdigit() and float(deadline) + 10 < now:
                 log.info("docker scheduler: removing one-off run %s past its deadline", container.name)
-                self._stop([container], 1)
+                self._stop_in_background([container], 1)
+
 
     def apps(self) -> set[str]:
         """Apps of this platform with a container (instance or run) or a network left."""
@@ -532,26 +536,6 @@ class DockerScheduler:
                   for n in self.client.networks.list(filters=self._network_filters())}
         return names - {""}
 
-    def instances(self, app: str) -> list[Instance]:
-        checks = self._checks()
-        record = self._load(app)
-        active = record["deployment"] if record else {}
-        result = []
-        for container in self.containers(app):
-            labels = _labels(container)
-            canary = labels.get(f"{LABEL}.deployment") == active.get("id") and active.get("status") == RUNNING \
-                and not Deployment.from_dict(active).promoted
-            port = labels.get(f"{LABEL}.port")
-            result.append(Instance(
-                id=container.name, app=app, release=int(labels.get(f"{LABEL}.release", 0)),
-                type=labels.get(f"{LABEL}.type", ""), state=container.status,
-                health=checks.get(container.name, "passing" if container.status == "running" and not port
-                                  else "unknown"),
-                address=f"127.0.0.1:{port}" if port else None, canary=canary,
-                started_at=container.attrs.get("State", {}).get("StartedAt"),
-            ))
-        return sorted(result, key=lambda i: (i.type, i.release, i.id))
-
     def logs(self, app: str, process_type: str | None, tail: int, follow: bool) -> Iterator[str]:
         """Lines prefixed with type.instance; followed, also "" every HEARTBEAT seconds of quiet.
         Closing the iterator (the client went away) closes the Docker log streams, which ends
@@ -561,7 +545,7 @@ class DockerScheduler:
         if not follow:
             for container in selected:
                 prefix = _prefix(container)
-                for line in container.logs(tail=tail, timestamps=False).decode("utf-8", "replace").splitlines():
+                for line in _tail(container, tail):
                     yield f"{prefix} {line}"
             return
         lines: queue.Queue = queue.Queue()
@@ -569,13 +553,9 @@ class DockerScheduler:
 
         def pump(container: Container, stream) -> None:
             prefix = _prefix(container)
-            pending = b""
             try:
-                for chunk in stream:
-                    pending += chunk
-                    *complete, pending = pending.split(b"\n")
-                    for line in complete:
-                        lines.put(f"{prefix} {line.decode('utf-8', 'replace')}")
+                for line in split_lines(stream):
+                    lines.put(f"{prefix} {line}")
             except (docker.errors.DockerException, requests.RequestException, OSError, ValueError):
                 pass  # closed under us (the client left) or the container went away
 
@@ -603,7 +583,7 @@ class DockerScheduler:
         image = self._ensure_image(plan.image)
         timeout = self.settings.run_timeout
         spec = docker_spec.run_spec(
-            plan, command, platform=self.platform, name=f"paas-{plan.app}-run-{secrets.token_hex(3)}",
+            plan, command, platform=self.platform, name=names.run_container(plan.app),
             network=self._ensure_network(plan.app), user=self._user(image), launcher=_launcher(image),
             limits=self.limits, deadline=time.time() + timeout)
         container = self.client.containers.create(**spec)
@@ -627,14 +607,8 @@ class DockerScheduler:
         try:
             container.start()
             watcher.start()
-            pending = b""
-            for chunk in container.logs(stream=True, follow=True):
-                pending += chunk
-                *complete, pending = pending.split(b"\n")
-                for line in complete:
-                    sink(line.decode("utf-8", "replace"))
-            if pending:
-                sink(pending.decode("utf-8", "replace"))
+            for line in split_lines(container.logs(stream=True, follow=True)):
+                sink(line)
             code = int(container.wait().get("StatusCode", 1))
         finally:
             finished.set()
@@ -642,6 +616,7 @@ class DockerScheduler:
         if outcome.get("stopped") == "timeout":
             raise RunTimedOut(f"The command ran longer than {timeout:g}s (PAAS_RUN_TIMEOUT) and was killed")
         return code
+
 
 
 def _launcher(image) -> bool:
@@ -654,7 +629,7 @@ def _bridge_ip(container: Container) -> str:
     container.reload()
     labels = _labels(container)
     networks = container.attrs.get("NetworkSettings", {}).get("Networks", {})
-    own = networks.get(docker_spec.network_name(labels.get(f"{LABEL}.platform", ""), labels.get(f"{LABEL}.app", "")))
+    own = networks.get(names.app_network(labels.get(f"{LABEL}.platform", ""), labels.get(f"{LABEL}.app", "")))
     if own and own.get("IPAddress"):
         return own["IPAddress"]
     return next((n["IPAddress"] for n in networks.values() if n.get("IPAddress")), "127.0.0.1")
@@ -665,5 +640,62 @@ def _first_line(exc: Exception) -> str:
 
 
 def _prefix(container: Container) -> str:
-    labels = _labels(container)
-    return f"{labels.get(f'{LABEL}.type', '?')}.{container.name.rsplit('-', 1)[-1]}"
+    return instance_label(_label(container, "type") or "?", container.name)
+
+
+
+def probe(address: str, path: str | None) -> CheckResult:
+    """One health probe from the controller to an instance, as Consul's checks would do it: an
+    HTTP GET of `path` (2xx/3xx pass) or, without a path, a TCP connect."""
+    if not path:
+        try:
+            with socket.create_connection((address, CONTAINER_PORT), timeout=PROBE_TIMEOUT):
+                return CheckResult(passing=True, detail="TCP connect ok", answered=True)
+        except ConnectionRefusedError:
+            return CheckResult(passing=False, detail="connection refused")
+        except OSError as exc:
+            return CheckResult(passing=False, detail=f"TCP connect failed: {exc.strerror or exc}")
+    url = f"http://{address}:{CONTAINER_PORT}{path}"
+    try:
+        response = requests.get(url, timeout=(PROBE_CONNECT_TIMEOUT, PROBE_TIMEOUT), allow_redirects=False,
+                                stream=True)
+    except requests.ConnectionError as exc:
+        refused = "refused" in str(exc).lower()
+        return CheckResult(passing=False, detail="connection refused" if refused else "could not connect")
+    except requests.Timeout:
+        return CheckResult(passing=False, detail=f"no answer within {PROBE_TIMEOUT:g}s", answered=False)
+    with response:
+        passing = 200 <= response.status_code < 400
+        detail = f"HTTP {response.status_code} from GET {path}"
+        if not passing:
+            excerpt = _excerpt(response)
+            detail += f": {excerpt}" if excerpt else ""
+        return CheckResult(passing=passing, detail=detail, answered=True)
+
+
+def _excerpt(response: requests.Response) -> str:
+    """The first 200 printable characters of a failing check's body."""
+    try:
+        body = next(response.iter_content(512), b"")
+    except requests.RequestException:
+        return ""
+    text = body.decode("utf-8", "replace")
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())[:200]
+
+
+def _tail(container: Container, lines: int) -> list[str]:
+    try:
+        raw = container.logs(tail=lines, timestamps=False)
+    except docker.errors.DockerException:
+        return []
+    return list(split_lines([raw]))[-lines:]
+
+
+def _epoch(iso: str | None) -> float:
+    """Docker's StartedAt (RFC 3339 with nanoseconds) as epoch seconds; 0 when unknown."""
+    if not iso or iso.startswith("0001-"):
+        return 0.0
+    try:
+        return datetime.fromisoformat(iso[:26].rstrip("Z") + "+00:00").timestamp()
+    except ValueError:
+        return 0.0

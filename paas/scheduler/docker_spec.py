@@ -17,12 +17,17 @@ import hashlib
 from dataclasses import dataclass
 
 from paas.config import APP_BRIDGE_PREFIX
+from paas.domain import names
 from paas.domain.errors import ValidationError
 from paas.domain.scheduler import CONTAINER_PORT, AppPlan, ProcessPlan
 
 LABEL = "paas"
 BRIDGE_OPTION = "com.docker.network.bridge.name"
 ROOT_NAMES = {"0", "root"}
+# Live instances restart when they fail (Docker backs off between restarts); canaries never do:
+# a canary that exits stays exited, with its exit code and output, for the deploy to report.
+LIVE_RESTART_POLICY = {"Name": "on-failure", "MaximumRetryCount": 0}
+CANARY_RESTART_POLICY = {"Name": "no"}
 
 
 @dataclass(frozen=True)
@@ -36,11 +41,6 @@ class Limits:
 
 
 # ---------------------------------------------------------------------------------- networks
-def network_name(platform: str, app: str) -> str:
-    """Docker network of one app of one platform: `paas-<kv_prefix>-<app>`."""
-    return f"paas-{platform}-{app}"
-
-
 def bridge_name(platform: str, app: str) -> str:
     """The Linux bridge of that network: the prefix the host firewall matches plus 12 hex of a hash
     of platform and app (interface names are limited to 15 characters)."""
@@ -50,7 +50,7 @@ def bridge_name(platform: str, app: str) -> str:
 def network_spec(platform: str, app: str) -> dict:
     """kwargs of client.networks.create for the app's network."""
     return {
-        "name": network_name(platform, app),
+        "name": names.app_network(platform, app),
         "driver": "bridge",
         "options": {BRIDGE_OPTION: bridge_name(platform, app)},
         "labels": {f"{LABEL}.platform": platform, f"{LABEL}.app": app, f"{LABEL}.role": "network"},
@@ -137,8 +137,10 @@ def base_env(plan: AppPlan, process_type: str) -> dict[str, str]:
 
 
 def instance_spec(plan: AppPlan, process: ProcessPlan, *, platform: str, name: str, deployment_id: str,
-                  host_port: int | None, network: str, user: str, launcher: bool, limits: Limits) -> dict:
-    """kwargs of client.containers.run for one instance of a process type."""
+                  host_port: int | None, network: str, user: str, launcher: bool, limits: Limits,
+                  restart: bool = True) -> dict:
+    """kwargs of client.containers.run for one instance of a process type; restart=False for a
+    canary (see CANARY_RESTART_POLICY)."""
     labels = {f"{LABEL}.app": plan.app, f"{LABEL}.role": "instance", f"{LABEL}.platform": platform,
               f"{LABEL}.release": str(plan.release), f"{LABEL}.type": process.type,
               f"{LABEL}.deployment": deployment_id, f"{LABEL}.port": str(host_port or ""),
@@ -149,7 +151,7 @@ def instance_spec(plan: AppPlan, process: ProcessPlan, *, platform: str, name: s
         # Published on loopback only, for `paas ps` and operators; routers and checks use the
         # container's address on its app network.
         "ports": {f"{CONTAINER_PORT}/tcp": ("127.0.0.1", host_port)} if host_port else {},
-        "restart_policy": {"Name": "on-failure", "MaximumRetryCount": 0},
+        "restart_policy": dict(LIVE_RESTART_POLICY if restart else CANARY_RESTART_POLICY),
         "stop_signal": "SIGTERM",
         "log_config": {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "2"}},
         **hardening(user, process.memory, process.cpu, limits),

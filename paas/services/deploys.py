@@ -1,67 +1,58 @@
 """Deploys: every new release (push, config change, rollback, image) and every formation change
 is rolled out by one level-triggered step per app, run under the app's lock by the supervisor.
 
-    step(app): a deployment is running  -> advance it (promote when every canary is healthy)
-               the head release differs from the live one -> deploy it (canaries)
-               otherwise                 -> reconcile the live release (crashes, scale, orphans)
-"""
+    step(app): a deployment is STARTING  -> observe its canaries, judge, promote or fail
+               a deployment is RETIRING  -> stop the previous instances after drain_time
+               the target (head release unless it failed, restart token) is not live
+                                         -> start a deployment (canaries)
+               otherwise                 -> reconcile the live deployment (crashes, scale, orphans)
+
+The decisions are domain/deployments.py's; this module performs them and persists the one
+DeployState per app after every change, so a controller that dies mid-rollout is resumed by
+whichever controller takes the app's lock next."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from paas.domain.apps import App
-from paas.domain.errors import NotFound, ValidationError
+from paas.domain.clock import now_iso
+from paas.domain.deployments import (
+    Deployment,
+    DeployState,
+    Fail,
+    Failure,
+    GroupState,
+    Phase,
+    Promote,
+    judge,
+)
+from paas.domain.errors import NotFound, StartFailed, ValidationError
 from paas.domain.formation import Formation
 from paas.domain.ports import AppStore, DeployStateStore, FormationStore, ReleaseStore
-from paas.domain.releases import Release
-from paas.domain.scheduler import (
-    FAILED,
-    RUNNING,
-    SUCCESSFUL,
-    AppPlan,
-    Deployment,
-    Instance,
-    LogSink,
-    ProcessPlan,
-    Scheduler,
-)
+from paas.domain.releases import MASK, Release
+from paas.domain.scheduler import AppPlan, Instance, LogSink, Scheduler
 
+from .plans import build_plan
 from .retry import retry_on_conflict
 
-MAX_HISTORY = 20
 RECONCILE_EVERY = 2.0
-
-
-def build_plan(app: App, release: Release, formation: Formation) -> AppPlan | None:
-    """What to run for a release; None while the app has no build."""
-    if not release.image:
-        return None
-    processes = []
-    for name, command in sorted(release.procfile.items()):
-        spec = formation.processes.get(name)
-        processes.append(ProcessPlan(
-            type=name, command=command, quantity=spec.quantity if spec else (1 if name == "web" else 0),
-            memory=spec.memory if spec else None, cpu=spec.cpu if spec else None,
-            healthcheck=spec.healthcheck if spec else None,
-        ))
-    return AppPlan(app=app.name, release=release.version, image=release.image, env=dict(release.config),
-                   processes=processes, update=formation.update, domains=list(app.domains),
-                   force_tls=app.tls_force, git_sha=release.git_sha,
-                   build_id=release.build_id, restart_token=formation.restart_token)
 
 
 class DeployService:
     def __init__(self, scheduler: Scheduler, apps: AppStore, releases: ReleaseStore, formations: FormationStore,
-                 states: DeployStateStore):
+                 states: DeployStateStore, clock: Callable[[], float] = time.time):
         self.scheduler = scheduler
         self.apps = apps
         self.releases = releases
         self.formations = formations
         self.states = states
-        self._last_reconcile: dict[str, float] = {}
+        self.clock = clock
+        self._last_reconcile: dict[str, tuple[float, int]] = {}
 
     # ------------------------------------------------------------------ the step
     def step(self, name: str) -> bool:
@@ -70,110 +61,265 @@ class DeployService:
         if found is None:
             return False
         app = found[0]
-        formation, _ = self.formations.get(name)
-        head_version, _ = self.releases.head(name)
-        head = self.releases.get(name, head_version)
+        formation, formation_index = self.formations.get(name)
         state, index = self.states.get(name)
-        current = Deployment.from_dict(state["deployment"]) if state.get("deployment") else None
+        desired = self._desired(name, state)
+        target = (desired.version, formation.restart_token) if desired else None
+        current = state.current
 
-        if current and current.status == RUNNING:
-            return self._advance(name, current, state, index)
-        # The head release unless it failed (or has no build); then the live one (restarts, limits).
-        live = [state.get("live_release"), state.get("live_token")]
-        desired = head if head and head.image and not head.failed else None
-        if desired is None and live[0]:
-            desired = self.releases.get(name, live[0])
-        if desired is not None:
-            target = [desired.version, formation.restart_token]
-            if target != live and target != state.get("failed_target"):
-                state["target"] = target
-                return self._record(name, self.scheduler.deploy(build_plan(app, desired, formation)), state, index)
-        now = time.monotonic()
-        if state.get("live_release") and now - self._last_reconcile.get(name, 0) >= RECONCILE_EVERY:
-            self._last_reconcile[name] = now
-            live_release = self.releases.get(name, state["live_release"])
-            plan = build_plan(app, live_release, formation) if live_release else None
-            if plan:
-                self.scheduler.reconcile(plan)
+        if current is not None and current.phase == Phase.STARTING:
+            if target is not None and target != current.target:
+                return self._supersede(app, formation, state, index, current)
+            return self._advance(app, formation, state, index, current)
+        if current is not None and current.phase == Phase.RETIRING:
+            still = self._retire(app, formation, state, index, current)
+            if still and (target is None or target == current.target):
+                return True
+            if still:
+                # A newer target while old instances still stop: they stop on (the scheduler
+                # does it in the background); the newer rollout need not wait for them.
+                state, index = self.states.get(name)
+                if state.current is not None and state.current.id == current.id:
+                    self._end(state, current, Phase.SUCCESSFUL,
+                              f"v{current.release} is live (superseded while its predecessors stopped)")
+                    self._save(name, state, index)
+                    state, index = self.states.get(name)
+        if desired is not None and target not in (state.live_target, state.failed_target):
+            return self._start(app, desired, formation, state, index)
+        self._maybe_reconcile(app, formation, formation_index, state)
         return False
 
-    def _advance(self, name: str, current: Deployment, state: dict, index: int) -> bool:
-        deployment = self.scheduler.deployment(name) or current
-        if deployment.status == RUNNING and not deployment.promoted and all(
-            g.healthy >= g.desired_canaries for g in deployment.groups.values()
-        ):
-            deployment = self.scheduler.promote(name, deployment.id)
-        return self._record(name, deployment, state, index)
+    def _desired(self, name: str, state: DeployState) -> Release | None:
+        """The head release unless it failed or has no build; else the live one (restarts,
+        limits and checks of what serves)."""
+        head = self.releases.get(name, self.releases.head(name)[0])
+        if head is not None and head.image and not head.failed:
+            return head
+        if state.live_release is not None:
+            return self.releases.get(name, state.live_release)
+        return None
 
-    def _record(self, name: str, deployment: Deployment, state: dict, index: int) -> bool:
-        """Store the deployment's progress; when it ends, move the live release or mark it failed."""
-        state["deployment"] = deployment.to_dict()
-        if deployment.status == SUCCESSFUL:
-            state["live_release"], state["live_token"] = state["target"]
-        elif deployment.status == FAILED:
-            state["failed_target"] = state["target"]
-            if deployment.release != state.get("live_release"):
-                self.releases.mark_failed(name, deployment.release, deployment.description)
-        if deployment.finished:
-            state["history"] = ([deployment.to_dict()] + state.get("history", []))[:MAX_HISTORY]
-        self._save(name, state, index)
-        return not deployment.finished
+    def _plan(self, app: App, version: int, formation: Formation) -> AppPlan | None:
+        release = self.releases.get(app.name, version)
+        return build_plan(app, release, formation) if release else None
 
-    def _save(self, name: str, state: dict, index: int) -> None:
+    def _start(self, app: App, release: Release, formation: Formation, state: DeployState, index: int) -> bool:
+        plan = build_plan(app, release, formation)
+        assert plan is not None  # _desired returns releases with a build
+        now = self.clock()
+        deployment = Deployment(
+            id=secrets.token_hex(6), app=app.name, release=release.version, token=formation.restart_token,
+            started=now, created_at=now_iso(), updated_at=now_iso(),
+            checks={p.type: p.healthcheck for p in plan.processes if p.is_web},
+            groups={p.type: GroupState(desired_total=p.quantity, desired_canaries=p.quantity)
+                    for p in plan.processes if p.quantity > 0})
+        if not deployment.groups:
+            # Nothing to run (every type scaled to 0): live at once, nothing to retire.
+            state.current = deployment
+            self._go_live(state, deployment, plan)
+            self.scheduler.retire(plan, keep={deployment.id})
+            self._end(state, deployment, Phase.SUCCESSFUL, "Nothing to run: every process type is scaled to 0")
+            self._save(app.name, state, index)
+            return False
+        state.current = deployment
+        self._save(app.name, state, index)  # first: a crash while starting leaves a record to resume
+        state, index = self.states.get(app.name)
+        return self._place(app, formation, state, index, state.current or deployment, plan)
+
+    def _place(self, app: App, formation: Formation, state: DeployState, index: int, current: Deployment,
+               plan: AppPlan) -> bool:
+        """Ask the scheduler for the instances (it tops up: a resumed start places what is missing)."""
+        try:
+            self.scheduler.start(plan, current.id)
+        except StartFailed as exc:
+            self._fail(app, formation, state, index, current, Failure(reason=str(exc)), plan)
+            return False
+        current.placed = True
+        self._save(app.name, state, index)
+        return True
+
+    def _advance(self, app: App, formation: Formation, state: DeployState, index: int, current: Deployment) -> bool:
+        plan = self._plan(app, current.release, formation)
+        if plan is None:
+            self._fail(app, formation, state, index, current,
+                       Failure(reason=f"v{current.release} no longer exists"), None)
+            return False
+        if not current.placed:
+            return self._place(app, formation, state, index, current, plan)
+        before = current.to_dict()
+        verdict = judge(current, self.scheduler.observe(plan, current.id), plan.update, self.clock())
+        if isinstance(verdict, Fail):
+            self._fail(app, formation, state, index, current, verdict.failure, plan)
+            return False
+        if isinstance(verdict, Promote):
+            self.scheduler.promote(plan, current.id)
+            self._go_live(state, current, plan)
+            current.phase = Phase.RETIRING
+            current.live_since = self.clock()
+            for group in current.groups.values():
+                group.promoted = True
+            current.description = f"v{current.release} is live: draining the previous instances"
+            self._save(app.name, state, index)
+            return True
+        current.description = verdict.description
+        if current.to_dict() != before:
+            self._save(app.name, state, index)
+        return True
+
+    def _go_live(self, state: DeployState, deployment: Deployment, plan: AppPlan) -> None:
+        state.live_release, state.live_token = deployment.release, deployment.token
+        state.live_deployment = deployment.id
+        state.live_checks = dict(deployment.checks)
+        state.failed_target = None
+
+    def _retire(self, app: App, formation: Formation, state: DeployState, index: int, current: Deployment) -> bool:
+        """True while previous instances still exist."""
+        plan = self._plan(app, current.release, formation)
+        if plan is not None and self.clock() < (current.live_since or 0) + plan.update.drain_time:
+            return True
+        remaining = self.scheduler.retire(plan, keep={current.id}) if plan else 0
+        if remaining:
+            description = f"v{current.release} is live: stopping {remaining} previous instance(s)"
+            if description != current.description:
+                current.description = description
+                self._save(app.name, state, index)
+            return True
+        self._end(state, current, Phase.SUCCESSFUL, f"Deployment completed: v{current.release} is live")
+        self._save(app.name, state, index)
+        return False
+
+    def _supersede(self, app: App, formation: Formation, state: DeployState, index: int,
+                   current: Deployment) -> bool:
+        plan = self._plan(app, current.release, formation)
+        if plan is not None:
+            self.scheduler.discard(plan, current.id)
+        self._end(state, current, Phase.SUPERSEDED, "Superseded by a newer deployment")
+        self._save(app.name, state, index)
+        return True
+
+    def _fail(self, app: App, formation: Formation, state: DeployState, index: int, current: Deployment,
+              failure: Failure, plan: AppPlan | None) -> None:
+        if plan is not None:
+            self.scheduler.discard(plan, current.id)
+        current.failure = failure
+        description = failure.reason
+        if current.release == state.live_release:
+            # A change of the live release's formation (health check, limits, restart) failed:
+            # the live instances were never replaced; a new health check is withdrawn.
+            if current.checks != state.live_checks and self._restore_checks(app.name, state.live_checks):
+                description += "; the new health check was withdrawn and the previous one stays in force"
+        else:
+            self.releases.mark_failed(app.name, current.release, "\n".join(failure.explain()))
+        state.failed_target = current.target
+        self._end(state, current, Phase.FAILED, description)
+        self._save(app.name, state, index)
+
+    def _restore_checks(self, name: str, checks: dict[str, str | None]) -> bool:
+        def attempt() -> bool:
+            formation, index = self.formations.get(name)
+            restored = formation.copy()
+            for process_type, path in checks.items():
+                if process_type in restored.processes:
+                    restored.processes[process_type].healthcheck = path
+            if restored.to_dict() == formation.to_dict():
+                return False
+            # The restart token stays: the failed target is not retried, the live one runs on.
+            self.formations.update(restored, index)
+            return True
+
+        return retry_on_conflict(attempt)
+
+    def _end(self, state: DeployState, deployment: Deployment, phase: Phase, description: str) -> None:
+        deployment.phase, deployment.description = phase, description
+        deployment.finished_at = now_iso()
+        state.finish(deployment)
+
+    def _save(self, name: str, state: DeployState, index: int) -> None:
+        if state.current is not None:
+            state.current.updated_at = now_iso()
         self.states.put(name, state, index)
+
+    def _maybe_reconcile(self, app: App, formation: Formation, formation_index: int, state: DeployState) -> None:
+        """Every RECONCILE_EVERY seconds, and at once when the formation changed (ps:scale)."""
+        if state.live_release is None or state.live_deployment is None:
+            return
+        now = time.monotonic()
+        last, last_index = self._last_reconcile.get(app.name, (0.0, 0))
+        if now - last < RECONCILE_EVERY and formation_index == last_index:
+            return
+        self._last_reconcile[app.name] = (now, formation_index)
+        plan = self._plan(app, state.live_release, formation)
+        if plan is not None:
+            self.scheduler.reconcile(plan, state.live_deployment, keep={state.live_deployment})
 
     # ------------------------------------------------------------------ queries
     def current(self, name: str) -> Deployment | None:
-        state, _ = self.states.get(name)
-        return Deployment.from_dict(state["deployment"]) if state.get("deployment") else None
+        return self.states.get(name)[0].current
 
     def history(self, name: str) -> list[Deployment]:
-        state, _ = self.states.get(name)
-        items = state.get("history", [])
-        current = state.get("deployment")
-        if current and (not items or items[0]["id"] != current["id"]):
-            items = [current] + items
-        return [Deployment.from_dict(d) for d in items]
+        return self.states.get(name)[0].all_deployments()
+
+    def live_release(self, name: str) -> int | None:
+        return self.states.get(name)[0].live_release
 
     def wait(self, name: str, version: int | None, timeout: float, sink: LogSink | None = None,
              after: str | None = None) -> Deployment | None:
-        """Block until release `version` is live or its deployment failed or was superseded; with
-        version None, until the first deployment after the one with id `after` has finished.
-        Progress lines go to sink. None when there is nothing to deploy (no build yet)."""
+        """Block until release `version` is live (promoted: retiring the previous instances goes
+        on in the background) or its deployment failed or was superseded; with version None,
+        until the first deployment after the one with id `after` has settled. Progress lines go
+        to sink. None when there is nothing to deploy (no build yet). Waits on the deploy state
+        with Consul blocking queries."""
         if version is not None:
             release = self.releases.get(name, version)
             if release is None or not release.image:
                 return None
         deadline = time.monotonic() + timeout
+        state, index = self.states.get(name)
         said = ""
-        while time.monotonic() < deadline:
-            state, _ = self.states.get(name)
-            deployment = Deployment.from_dict(state["deployment"]) if state.get("deployment") else None
-            if version is None and not state.get("live_release"):
+        while True:
+            if version is None and state.live_release is None:
                 return None  # nothing runs, so there is nothing to restart
-            if deployment and deployment.release > (version or 0) and version is not None:
-                return deployment  # superseded by a newer release
-            mine = deployment and (deployment.release == version if version is not None else deployment.id != after)
-            if mine:
-                if sink and deployment.description != said:
-                    said = deployment.description
+            mine = self._deployment_of(state, version, after)
+            if mine is not None:
+                if mine.release > (version or 0) and version is not None:
+                    return mine  # superseded by a newer release
+                if sink and mine.description != said:
+                    said = mine.description
                     sink(f"-----> {said}")
-                if deployment.finished:
-                    return deployment
-            time.sleep(0.1)
+                if mine.settled:
+                    return mine
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            state, index = self.states.watch(name, index, min(remaining, 10.0))
         what = f"v{version}" if version is not None else "the restart"
         raise ValidationError(f"{what} of {name} is still deploying after {timeout:g}s; see `paas ps`")
 
+    @staticmethod
+    def _deployment_of(state: DeployState, version: int | None, after: str | None) -> Deployment | None:
+        """The deployment a waiter follows: of `version` (or a newer one that superseded it), or
+        with version None the newest one unless it is `after`."""
+        items = state.all_deployments()  # newest first
+        if version is None:
+            return items[0] if items and items[0].id != after else None
+        own = next((d for d in items if d.release == version), None)
+        if own is not None and own.settled:
+            return own
+        return next((d for d in items if d.release > version), own)
+
     def current_plan(self, app: App) -> AppPlan:
         """The plan of the live release (else the newest one): what a scheduler would run."""
-        state, _ = self.states.get(app.name)
-        version = state.get("live_release") or self.releases.head(app.name)[0]
-        release = self.releases.get(app.name, version)
+        version = self.live_release(app.name) or self.releases.head(app.name)[0]
         formation, _ = self.formations.get(app.name)
-        plan = build_plan(app, release, formation) if release else None
+        plan = self._plan(app, version, formation)
         if plan is None:
             raise NotFound(f"{app.name} has no build yet: push code first")
         return plan
+
+    def preview(self, app: App) -> str:
+        """What the scheduler would submit for the live release, config values masked."""
+        plan = self.current_plan(app)
+        return self.scheduler.preview(replace(plan, env=dict.fromkeys(plan.env, MASK)))
 
     def instances(self, name: str) -> list[Instance]:
         return self.scheduler.instances(name)
@@ -188,7 +334,7 @@ class DeployService:
 
     def restart(self, name: str, process_type: str | None = None) -> Formation:
         """A rolling restart: fresh instances of the live release, canary-then-promote."""
-        if not self.states.get(name)[0].get("live_release"):
+        if self.live_release(name) is None:
             raise ValidationError(f"Nothing of {name} is running yet: deploy it first")
 
         def attempt() -> Formation:
@@ -207,3 +353,4 @@ class DeployService:
     def destroy(self, name: str) -> None:
         self.scheduler.destroy(name)
         self.states.remove(name)
+        self._last_reconcile.pop(name, None)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from paas.domain.clock import now_iso
 from paas.domain.errors import NotFound, ValidationError
-from paas.domain.ports import ReleaseStore
+from paas.domain.ports import DeployStateStore, ReleaseStore
 from paas.domain.releases import Release
 from paas.domain.users import User
 
@@ -19,14 +19,35 @@ NextRelease = Callable[[Release], dict | None]
 
 
 class ReleaseService:
-    def __init__(self, releases: ReleaseStore):
+    """Current means live: the release that serves. New releases (config, limits, rollback)
+    build on the newest release that has not failed, never below the live one; a release whose
+    deploy failed stays visible as failed beside it."""
+
+    def __init__(self, releases: ReleaseStore, states: DeployStateStore):
         self.releases = releases
+        self.states = states
+
+    def live_version(self, app: str) -> int | None:
+        return self.states.get(app)[0].live_release
 
     def current(self, app: str) -> Release:
-        version, _ = self.releases.head(app)
-        release = self.releases.get(app, version)
+        """What new releases build on: the newest release above the live one that has not
+        failed (a deploy in flight), else the live one; with nothing live yet, the newest
+        (so config:set can fix a first deploy that failed for want of a setting)."""
+        head, _ = self.releases.head(app)
+        return self._base(app, head)
+
+    def _base(self, app: str, head: int) -> Release:
+        live = self.live_version(app)
+        if live is not None:
+            for version in range(head, live, -1):
+                release = self.releases.get(app, version)
+                if release is not None and not release.failed:
+                    return release
+            head = live
+        release = self.releases.get(app, head)
         if release is None:
-            raise NotFound(f"Release v{version} of {app} not found")
+            raise NotFound(f"Release v{head} of {app} not found")
         return release
 
     def create(self, app: str, actor: User, next_release: NextRelease) -> Release | None:
@@ -35,13 +56,13 @@ class ReleaseService:
 
         def attempt() -> Release | None:
             version, index = self.releases.head(app)
-            current = self.releases.get(app, version)
-            if current is None:
-                raise NotFound(f"Release v{version} of {app} not found")
+            current = self._base(app, version)
             changes = next_release(current)
             if changes is None:
                 return None
-            release = current.successor(created_by=actor.username, created_at=now_iso(), **changes)
+            # Numbered after the head, whichever release it builds on.
+            release = current.successor(created_by=actor.username, created_at=now_iso(),
+                                        **{**changes, "version": version + 1})
             self.releases.append(release, index)
             return release
 
@@ -56,7 +77,16 @@ class ReleaseService:
         return Page(count=latest, page=page, per_page=per_page, results=results)
 
     def current_versions(self, apps: list[str]) -> dict[str, int]:
-        return self.releases.heads(apps) if apps else {}
+        """app -> its live release (the newest release while nothing is live yet)."""
+        heads = self.releases.heads(apps) if apps else {}
+        return {app: live if (live := self.live_version(app)) is not None else head for app, head in heads.items()}
+
+    def failed_after_live(self, app: str) -> list[int]:
+        """Versions newer than the live one whose deploy failed (shown beside the current)."""
+        live = self.live_version(app) or 0
+        head, _ = self.releases.head(app)
+        versions = list(range(head, live, -1))
+        return [r.version for r in self.releases.get_many(app, versions) if r.failed] if versions else []
 
     def get(self, app: str, version: int) -> Release:
         release = self.releases.get(app, version)
@@ -66,13 +96,14 @@ class ReleaseService:
 
     def rollback(self, app: str, actor: User, version: int | None = None) -> Release:
         def next_release(current: Release) -> dict:
-            target_version = current.version - 1 if version is None else version
-            if target_version < 1:
-                raise ValidationError(f"{app} has no release before v{current.version} to roll back to")
-            if target_version >= current.version:
-                raise ValidationError(
-                    f"Cannot roll back to v{target_version}: the current release is v{current.version}"
-                )
+            target_version = self._previous_good(app) if version is None else version
+            head, _ = self.releases.head(app)
+            if target_version is None or target_version < 1:
+                raise ValidationError(f"{app} has no earlier release that deployed to roll back to")
+            if target_version > head:
+                raise ValidationError(f"Cannot roll back to v{target_version}: the newest release is v{head}")
+            if target_version == self.live_version(app):
+                raise ValidationError(f"v{target_version} is the live release of {app} already")
             target = self.get(app, target_version)
             if not target.image:
                 # A release without a build has nothing to run: deploying it can never succeed,
@@ -93,3 +124,14 @@ class ReleaseService:
         release = self.create(app, actor, next_release)
         assert release is not None
         return release
+
+    def _previous_good(self, app: str) -> int | None:
+        """The newest release before the live one that has a build and did not fail."""
+        live = self.live_version(app)
+        if live is None:
+            return None
+        for version in range(live - 1, 0, -1):
+            release = self.releases.get(app, version)
+            if release is not None and release.image and not release.failed:
+                return version
+        return None

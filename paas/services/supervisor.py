@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 TICK = 0.2  # while a deployment is in flight
 IDLE_WAIT = 1.0  # otherwise: until the store changes, at most this long (crash replacement)
 SWEEP_EVERY = 5.0
+MAX_BACKOFF = 30.0  # between retries of an app whose step keeps failing unexpectedly
 
 
 class Supervisor:
@@ -33,6 +34,8 @@ class Supervisor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_sweep = 0.0
+        # app -> (consecutive unexpected errors, monotonic time before which it is not stepped)
+        self._backoff: dict[str, tuple[int, float]] = {}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="paas-supervisor", daemon=True)
@@ -47,18 +50,21 @@ class Supervisor:
     def _loop(self) -> None:
         last_renew, index = 0.0, 0
         while not self._stop.is_set():
-            started = time.monotonic()
-            if started - last_renew > 3:
-                self.locks.renew()
-                last_renew = started
-            if self.run_once():
-                self._stop.wait(max(0.0, self.tick - (time.monotonic() - started)))
-                continue
-            # Idle: sleep until a release, formation or app changes (or IDLE_WAIT passes).
             try:
+                started = time.monotonic()
+                if started - last_renew > 3:
+                    self.locks.renew()
+                    last_renew = started
+                if self.run_once():
+                    self._stop.wait(max(0.0, self.tick - (time.monotonic() - started)))
+                    continue
+                # Idle: sleep until a release, formation or app changes (or IDLE_WAIT passes).
                 index = self.changes.wait_for_change(index, IDLE_WAIT)
             except PaasError as exc:
-                log.warning("supervisor: waiting for changes: %s", exc)
+                log.warning("supervisor: %s", exc)
+                self._stop.wait(IDLE_WAIT)
+            except Exception:  # noqa: BLE001 - this thread must not die: log the bug and go on
+                log.exception("supervisor: unexpected error (the loop goes on)")
                 self._stop.wait(IDLE_WAIT)
 
     def run_once(self) -> bool:
@@ -75,14 +81,21 @@ class Supervisor:
             except PaasError as exc:
                 log.warning("supervisor: %s: %s", gone, exc)
         for name in names:
+            failures, not_before = self._backoff.get(name, (0, 0.0))
+            if time.monotonic() < not_before:
+                busy = True  # come back when the backoff ends
+                continue
             try:
                 if self.locks.try_acquire(name):
                     busy = self.deploys.step(name) or busy
+                self._backoff.pop(name, None)
             except PaasError as exc:
                 # One app's trouble (a store hiccup, a lost CAS) must not stop the others.
                 log.warning("supervisor: %s: %s", name, exc)
             except Exception:  # noqa: BLE001 - this thread must not die: log the bug, go on with the others
-                log.exception("supervisor: %s: unexpected error (retried at the next step)", name)
+                delay = min(MAX_BACKOFF, self.tick * 2 ** failures)
+                self._backoff[name] = (failures + 1, time.monotonic() + delay)
+                log.exception("supervisor: %s: unexpected error (retried in %.1fs)", name, delay)
         if time.monotonic() - self._last_sweep >= SWEEP_EVERY:
             self._last_sweep = time.monotonic()
             self._sweep(set(names))
@@ -101,3 +114,5 @@ class Supervisor:
                     self.locks.forget(name)
         except PaasError as exc:
             log.warning("supervisor: sweep: %s", exc)
+        except Exception:  # noqa: BLE001 - this thread must not die: log the bug and go on
+            log.exception("supervisor: sweep: unexpected error (retried at the next sweep)")

@@ -133,6 +133,15 @@ class ConsulKV:
                 entries.append(Entry(key=kv["Key"], value=_decode(value), index=kv["ModifyIndex"]))
         return entries
 
+    def watch(self, key: str, index: int, seconds: float) -> Entry | None:
+        """The key once its ModifyIndex differs from `index`, or after `seconds` (a Consul
+        blocking query; Consul may answer early, so callers loop on their own deadline)."""
+        with _consul_errors():
+            _, item = self.client.kv.get(key, index=index or None, wait=f"{max(seconds, 0.001):.3f}s")
+        if item is None:
+            return None
+        return Entry(key=item["Key"], value=_decode(item["Value"]), index=item["ModifyIndex"])
+
     def wait_for_change(self, index: int, seconds: float) -> int:
         """Block until something under the prefix changes (or `seconds` pass); the new index."""
         with _consul_errors():

@@ -15,6 +15,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from paas.domain import names
 from paas.domain.scheduler import SUCCESSFUL, AppPlan, ProcessPlan, UpdatePolicy
 from paas.scheduler import docker_spec
 from paas.scheduler.docker import DockerScheduler
@@ -74,7 +75,7 @@ def seen(scheduler: DockerScheduler, app: str) -> tuple[set[str], set[str], list
     registered = {sid for sid, svc in scheduler.agent.agent.services().items()
                   if (svc.get("Meta") or {}).get("platform") == scheduler.platform
                   and (svc.get("Meta") or {}).get("app") == app}
-    networks = scheduler.client.networks.list(names=[docker_spec.network_name(scheduler.platform, app)])
+    networks = scheduler.client.networks.list(names=[names.app_network(scheduler.platform, app)])
     return containers, registered, networks
 
 
@@ -136,4 +137,4 @@ def test_a_platforms_containers_are_not_listed_by_another(platforms, image, dock
     assert app in b.apps() and app not in a.apps()
     assert a.containers(app) == [] and a.instances(app) == []
     with pytest.raises(docker.errors.NotFound):
-        docker_client.networks.get(docker_spec.network_name(a.platform, app))
+        docker_client.networks.get(names.app_network(a.platform, app))

@@ -446,7 +446,7 @@ def test_restart(server: FakeController, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["ps:restart", "-a", "myapp"]) == 1
     captured = capsys.readouterr()
     assert captured.out == "Restarting myapp processes... failed\n"
-    assert captured.err == "Error: v3 failed to deploy: Canary web.1 exited or crashed before becoming healthy\n"
+    assert captured.err == "Error: The change failed to deploy; v3 keeps serving as before: Canary web.1 exited or crashed before becoming healthy\n"
 
 
 def test_deploy_settings(server: FakeController, capsys: pytest.CaptureFixture[str]) -> None:
@@ -506,7 +506,7 @@ def test_limits_and_healthchecks(server: FakeController, capsys: pytest.CaptureF
     assert main(["healthchecks:set", "web", "/health", "-a", "myapp"]) == 1
     captured = capsys.readouterr()
     assert captured.out == "Setting the health check of web to /health and restarting myapp... failed\n"
-    assert captured.err.startswith("Error: v3 failed to deploy: ")
+    assert captured.err.startswith("Error: The change failed to deploy; v3 keeps serving as before: ")
 
 
 def test_deployments(server: FakeController, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from paas.domain import names
 from paas.config import APP_BRIDGE_PREFIX
 from paas.domain.errors import ValidationError
 from paas.domain.scheduler import AppPlan, ProcessPlan
@@ -34,7 +35,7 @@ def test_network_is_named_and_labelled_per_platform_and_app():
     assert bridge == docker_spec.bridge_name("paas-a", "shop")
     # Another platform's app of the same name gets another network and bridge.
     assert docker_spec.bridge_name("paas-b", "shop") != bridge
-    assert docker_spec.network_name("paas-b", "shop") != spec["name"]
+    assert names.app_network("paas-b", "shop") != spec["name"]
 
 
 def test_racing_creators_agree_on_one_network():

@@ -1,13 +1,9 @@
 """Apps: create, list, info, destroy."""
 
-from dataclasses import replace
-
 from flask import Response
 from flask_smorest import Blueprint
 
 from paas.domain.apps import App
-from paas.domain.releases import MASK
-from paas.scheduler.nomad import render_job
 from paas.services.pagination import paginate
 
 from ..common import SECURITY, PageArgs, current_user, login_required, page_of, services, visible_app
@@ -66,11 +62,11 @@ def destroy_app(app):
 
 
 @blp.route("/<app>/jobspec", methods=["GET"])
-@blp.doc(security=SECURITY, responses={"200": {"description": "Nomad HCL2 job", "content": {"text/plain": {}}}})
+@blp.doc(security=SECURITY, responses={"200": {"description": "What the scheduler submits: the Nomad job "
+                                                         "(HCL2) or the Docker container specs (JSON)",
+                                          "content": {"text/plain": {}}}})
 @login_required
 def jobspec(app):
-    """The Nomad job (HCL2) the nomad scheduler submits for the app's current release."""
-    plan = services().deploys.current_plan(visible_app(app))
-    # A preview for people: config values stay out of it, as out of every response but config's.
-    masked = replace(plan, env=dict.fromkeys(plan.env, MASK))
-    return Response(render_job(masked, services().settings), mimetype="text/plain")
+    """What this platform's scheduler submits for the app's live release, config values masked
+    (as in every response but config's)."""
+    return Response(services().deploys.preview(visible_app(app)), mimetype="text/plain")

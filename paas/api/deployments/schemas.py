@@ -10,16 +10,29 @@ class GroupSchema(Schema):
     promoted = fields.Boolean()
 
 
+class FailureSchema(Schema):
+    reason = fields.String(required=True)
+    instance = fields.String(allow_none=True)
+    exit_code = fields.Integer(allow_none=True)
+    oom_killed = fields.Boolean()
+    check = fields.String(allow_none=True, metadata={"description": "the health check's last result"})
+    last_lines = fields.List(fields.String(), metadata={"description": "the instance's last output lines"})
+
+
 class DeploymentSchema(Schema):
     id = fields.String(required=True)
     app = fields.String(required=True)
     release = fields.Integer(required=True)
     status = fields.String(required=True, metadata={"description": "running, successful, failed or cancelled"})
+    phase = fields.String(metadata={"description": "starting, retiring (live; the previous instances stop), "
+                                                   "successful, failed or superseded"})
     description = fields.String()
-    promoted = fields.Boolean()
+    promoted = fields.Boolean(metadata={"description": "the release is live (serves)"})
+    failure = fields.Nested(FailureSchema, allow_none=True)
     groups = fields.Dict(keys=fields.String(), values=fields.Nested(GroupSchema))
     created_at = fields.String()
     updated_at = fields.String()
+    finished_at = fields.String()
 
 
 class WaitArgs(Schema):

@@ -15,6 +15,8 @@ class InstanceSchema(Schema):
     address = fields.String(allow_none=True)
     canary = fields.Boolean()
     started_at = fields.String(allow_none=True)
+    restarts = fields.Integer(metadata={"description": "how often the instance was restarted after a crash"})
+    exit_code = fields.Integer(allow_none=True, metadata={"description": "of its last crash"})
 
 
 class PsSchema(Schema):
