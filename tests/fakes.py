@@ -397,10 +397,9 @@ class FakeScheduler:
         self.instances_by_id[inst.id] = inst
         return inst
 
-    def _converge(self, plan: AppPlan, deployment: str) -> None:
+    def _converge(self, plan: AppPlan, deployment: str, routed: bool) -> None:
         """The deployment's instances: the plan's quantity of each type, no exited ones."""
-        mine = self.of(plan.app, deployment)
-        for inst in mine:
+        for inst in self.of(plan.app, deployment):
             wanted = plan.process(inst.type)
             if inst.state == "exited" or wanted is None:
                 del self.instances_by_id[inst.id]
@@ -409,14 +408,14 @@ class FakeScheduler:
             for inst in have[process.quantity:]:
                 del self.instances_by_id[inst.id]
             for _ in range(process.quantity - len(have)):
-                self._place(plan, deployment, process.type).routed = any(i.routed for i in mine)
+                self._place(plan, deployment, process.type).routed = routed
 
     def start(self, plan: AppPlan, deployment_id: str) -> None:
         with self._lock:
             self._call("start", plan.app, deployment_id)
             if plan.app in self.start_failures:
                 raise StartFailed(self.start_failures[plan.app])
-            self._converge(plan, deployment_id)
+            self._converge(plan, deployment_id, routed=False)  # canaries
 
     def observe(self, plan: AppPlan, deployment_id: str) -> list[InstanceReport]:
         with self._lock:
@@ -453,7 +452,7 @@ class FakeScheduler:
             for inst in self.of(plan.app):
                 if inst.deployment not in keep and not inst.stopping:
                     del self.instances_by_id[inst.id]
-            self._converge(plan, deployment_id)
+            self._converge(plan, deployment_id, routed=True)  # the live deployment's
 
     def destroy(self, app: str) -> None:
         with self._lock:
