@@ -78,7 +78,7 @@ def deployment_remark(release: dict[str, Any] | None, deployment: dict[str, Any]
     if version is not None and isinstance(other, int) and other != version:
         return f" (superseded by {fmt_version(other)})"
     status = deployment.get("status")
-    if status == RUNNING:
+    if status == RUNNING and not deployment.get("promoted"):
         return " (still deploying: see 'paas ps')"
     if status == CANCELLED:
         return f" (deployment cancelled: {_reason(deployment.get('description'))})"

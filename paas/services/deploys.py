@@ -153,12 +153,18 @@ class DeployService:
             return False
         if isinstance(verdict, Promote):
             self.scheduler.promote(plan, current.id)
+            first = state.live_deployment is None
             self._go_live(state, current, plan)
             current.phase = Phase.RETIRING
             current.live_since = self.clock()
             for group in current.groups.values():
                 group.promoted = True
             current.description = f"v{current.release} is live: draining the previous instances"
+            if first and not self.scheduler.retire(plan, keep={current.id}):
+                # A first deploy: nothing was routed before, so nothing drains.
+                self._end(state, current, Phase.SUCCESSFUL, f"Deployment completed: v{current.release} is live")
+                self._save(app.name, state, index)
+                return False
             self._save(app.name, state, index)
             return True
         current.description = verdict.description

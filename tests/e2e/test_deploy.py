@@ -35,7 +35,7 @@ def deployed(controller, services, make_user, flask_image, settings):
     requests.post(f"{controller.url}/v1/apps", json={"name": name}, headers=user.headers, timeout=10)
     client.ok("PATCH", "/formation", json={"update": {"healthy_deadline": 20, "drain_time": 1}})
     created = client.deploy_image(flask_image, WEB_AND_WORKER)
-    assert created["deployment"]["status"] == "successful", created["deployment"]
+    assert created["deployment"]["promoted"], created["deployment"]
     yield client
     client.call("DELETE")
 
@@ -73,7 +73,7 @@ def test_scale_config_change_and_rollback_roll_canaries(deployed):
     deployed.wait_passing(3, release=2)
 
     changed = deployed.ok("PATCH", "/config", json={"values": {"GREETING": "Bonjour"}})
-    assert changed["deployment"]["status"] == "successful" and changed["deployment"]["release"] == 3
+    assert changed["deployment"]["promoted"] and changed["deployment"]["release"] == 3
     deployed.wait_passing(3, release=3, timeout=15)
     answers = {requests.get(f"http://{a}/", timeout=5).text.split()[0] for a in deployed.live_addresses()}
     assert answers == {"Bonjour"}
@@ -81,7 +81,7 @@ def test_scale_config_change_and_rollback_roll_canaries(deployed):
     assert old == []
 
     rolled = deployed.ok("POST", "/releases/rollback", json={"version": 2})
-    assert rolled["version"] == 4 and rolled["deployment"]["status"] == "successful"
+    assert rolled["version"] == 4 and rolled["deployment"]["promoted"]
     deployed.wait_passing(3, release=4, timeout=15)
     answers = {requests.get(f"http://{a}/", timeout=5).text.split()[0] for a in deployed.live_addresses()}
     assert answers == {"Hello"}
@@ -158,7 +158,7 @@ def test_ps_scale_to_zero_and_back(deployed):
 def test_restart_rolls_new_instances(deployed):
     before = {i["id"] for i in deployed.ok("GET", "/ps")["instances"]}
     restarted = deployed.ok("POST", "/ps/restart", json={})
-    assert restarted["deployment"]["status"] == "successful"
+    assert restarted["deployment"]["promoted"]
     after = {i["id"] for i in deployed.ok("GET", "/ps")["instances"]}
     assert after and not before & after
 
@@ -194,7 +194,7 @@ def test_a_controller_killed_mid_rollout_is_finished_by_the_next_one(settings, f
         requests.post(f"{url}/v1/apps", json={"name": name}, headers={"Authorization": f"Bearer {token}"},
                       timeout=10)
         client.ok("PATCH", "/formation", json={"update": {"min_healthy_time": 3, "healthy_deadline": 60}})
-        assert client.deploy_image(flask_image, WEB_AND_WORKER)["deployment"]["status"] == "successful"
+        assert client.deploy_image(flask_image, WEB_AND_WORKER)["deployment"]["promoted"]
         client.ok("PATCH", "/config", params={"wait": "false"}, json={"values": {"GREETING": "Again"}})
         wait_until(lambda: any(i["canary"] for i in client.ok("GET", "/ps")["instances"]), timeout=30,
                    message="canaries of v3")

@@ -28,7 +28,7 @@ def routed(controller, make_user, flask_image, settings):  # noqa: F811
     client = AppClient(controller.url, user.token, name, settings.consul_addr)
     requests.post(f"{controller.url}/v1/apps", json={"name": name}, headers=user.headers, timeout=10)
     client.ok("PATCH", "/formation", json={"update": {"healthy_deadline": 30}})
-    assert client.deploy_image(flask_image, WEB_AND_WORKER)["deployment"]["status"] == "successful"
+    assert client.deploy_image(flask_image, WEB_AND_WORKER)["deployment"]["promoted"]
     host = f"{name}.{settings.platform_domain}"
 
     def answers() -> bool:
@@ -79,14 +79,13 @@ def test_no_failed_request_across_deploys_rollbacks_scaling_and_restart(routed):
     client, host = routed
     with Load(host) as load:
         for i in range(int(os.environ.get("PAAS_ZDT_CONFIG_CHANGES", "10"))):
-            assert client.ok("PATCH", "/config", json={"values": {"ROUND": str(i)}})["deployment"]["status"] == \
-                "successful"
+            assert client.ok("PATCH", "/config", json={"values": {"ROUND": str(i)}})["deployment"]["promoted"]
         for _ in range(3):
-            assert client.ok("POST", "/releases/rollback", json={})["deployment"]["status"] == "successful"
+            assert client.ok("POST", "/releases/rollback", json={})["deployment"]["promoted"]
         for web in (5, 2):
             client.ok("PATCH", "/formation", json={"quantities": {"web": web}})
             client.wait_passing(web, release=client.ok("GET", "")["release"], timeout=60)
-        assert client.ok("POST", "/ps/restart", json={})["deployment"]["status"] == "successful"
+        assert client.ok("POST", "/ps/restart", json={})["deployment"]["promoted"]
     print(f"zero-downtime: {load.ok} ok, {len(load.failures)} failed")
     assert load.ok > 100
     assert load.failures == []
@@ -109,7 +108,7 @@ def test_custom_domains_route_while_attached(routed):
 
 
 def test_https_by_sni_and_tls_force(routed, settings, tmp_path):
-    from paas.router.certs import make_self_signed
+    from tests.support.certs import make_self_signed
     from tests.support.router_client import RouterClient
 
     client, host = routed

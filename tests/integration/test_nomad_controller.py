@@ -69,7 +69,7 @@ def app(platform) -> Iterator[str]:
 def test_a_build_rolls_out_as_a_nomad_job_with_meta_canary_tags_and_update_block(platform, app):
     created = platform.ok("POST", f"/v1/apps/{app}/builds",
                           json={"image": f"registry.invalid/{app}:b1", "procfile": PROCFILE})
-    assert created["deployment"]["status"] == "successful", created["deployment"]
+    assert created["deployment"]["promoted"], created["deployment"]
     job = platform.double.job(f"paas-{app}")
     release = str(created["deployment"]["release"])
     assert job["Meta"]["app"] == app and job["Meta"]["release"] == release and job["Meta"]["build_id"]
@@ -80,7 +80,7 @@ def test_a_build_rolls_out_as_a_nomad_job_with_meta_canary_tags_and_update_block
     assert [g["Name"] for g in job["TaskGroups"]] == ["web"], "worker is at 0 until scaled"
 
     changed = platform.ok("PATCH", f"/v1/apps/{app}/config", json={"values": {"GREETING": "hi"}})
-    assert changed["deployment"]["status"] == "successful" and changed["deployment"]["release"] == int(release) + 1
+    assert changed["deployment"]["promoted"] and changed["deployment"]["release"] == int(release) + 1
     latest = platform.double.deployments(f"paas-{app}")[0]
     assert latest["TaskGroups"]["web"]["DesiredCanaries"] == 1 and latest["TaskGroups"]["web"]["Promoted"] is True
     assert platform.double.job(f"paas-{app}")["TaskGroups"][0]["Tasks"][0]["Env"]["GREETING"] == "hi"

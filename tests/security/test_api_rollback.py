@@ -30,7 +30,7 @@ def deployed_app(controller, make_user, docker_client, settings) -> Iterator[tup
                        timeout=10)
         created = requests.post(f"{url}/{app}/builds", json=body, headers=user.headers, timeout=120)
         assert created.status_code == 201, created.text
-        assert created.json()["deployment"]["status"] == "successful", created.json()["deployment"]
+        assert created.json()["deployment"]["promoted"], created.json()["deployment"]
         yield app, user.headers
     finally:
         requests.delete(f"{url}/{app}", headers=user.headers, timeout=60)
@@ -42,7 +42,7 @@ def test_rollback_to_a_release_without_a_build_is_refused_and_deploys_continue(c
     app, headers = deployed_app
     base = f"{controller.url}/v1/apps/{app}"
     assert requests.patch(f"{base}/config", json={"values": {"A": "1"}}, headers=headers,
-                          timeout=120).json()["deployment"]["status"] == "successful"
+                          timeout=120).json()["deployment"]["promoted"]
     before = requests.get(f"{base}/releases", headers=headers, timeout=10).json()
     assert before["count"] == 3  # v1 config only, v2 the build, v3 config
 
@@ -55,10 +55,10 @@ def test_rollback_to_a_release_without_a_build_is_refused_and_deploys_continue(c
     # config:set afterwards makes a release that runs the build, and it goes live.
     changed = requests.patch(f"{base}/config", json={"values": {"B": "2"}}, headers=headers, timeout=120).json()
     assert changed["release"]["version"] == 4 and changed["release"]["image"].endswith(f"/{app}:t1")
-    assert changed["deployment"]["status"] == "successful" and changed["deployment"]["release"] == 4
+    assert changed["deployment"]["promoted"] and changed["deployment"]["release"] == 4
     live = requests.get(f"{base}/ps", headers=headers, timeout=10).json()["instances"]
     assert live and all(i["release"] == 4 for i in live if i["type"] == "web" and not i["canary"])
 
     # Rolling back to a release that has a build still works.
     rolled = requests.post(f"{base}/releases/rollback", json={"version": 2}, headers=headers, timeout=120)
-    assert rolled.status_code == 201 and rolled.json()["deployment"]["status"] == "successful"
+    assert rolled.status_code == 201 and rolled.json()["deployment"]["promoted"]
