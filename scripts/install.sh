@@ -48,7 +48,7 @@ declare_packages() {
   # Bootstraps the stack images (scripts/build-stacks.sh). As root it needs
   # no uidmap/fakeroot, so its Recommends are left out.
   need mmdebstrap mmdebstrap
-  # The router's TLS tests and dev certificates (paas/router/certs.py make_self_signed).
+  # The router's TLS tests (tests/unit/test_router_files_certs.py runs openssl).
   need openssl openssl
   # HAProxy 2.6: tests/integration/test_router_templates.py runs consul-templates/haproxy.cfg.ctmpl
   # in it (on free loopback ports). Debian's default haproxy.cfg listens nowhere, so the

@@ -8,15 +8,14 @@ printed, logged or put into an error message.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
@@ -58,9 +57,6 @@ class CertificateInfo:
     def covers(self, host: str) -> bool:
         """True if the certificate is valid for host (exact name, or a one-label wildcard)."""
         return any(name_matches(name, host) for name in self.names)
-
-    def expires_in(self, now: float | None = None) -> float:
-        return self.not_after.timestamp() - (time.time() if now is None else now)
 
     def to_dict(self) -> dict:
         return {
@@ -125,31 +121,6 @@ def validate(
             f"The certificate is for {', '.join(info.names)}, which covers none of the app's domains"
         )
     return info
-
-
-def make_self_signed(names: list[str], days: int = 30) -> tuple[str, str]:
-    """A self-signed certificate and its ECDSA P-256 key (PEM) for names: for tests, benchmarks
-    and a development platform domain. Never for production."""
-    if not names or not all(isinstance(n, str) and _HOST_RE.match(n) for n in names):
-        raise ValueError("names must be DNS names")
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    start = datetime.now(UTC) - timedelta(minutes=1)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
 
 
 def fingerprint(der: bytes) -> str:
@@ -244,12 +215,4 @@ def _info(leaf: x509.Certificate, chain_length: int, key_type: str) -> Certifica
         served_names=tuple(served),
         key_type=key_type,
     )
-
-
-def is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
 

@@ -37,7 +37,6 @@ from .tags import HTTP_ENTRYPOINT, HTTPS_ENTRYPOINT, host_rule
 DEFAULT_PLATFORM = "paas"  # Settings.kv_prefix's default
 PLATFORM_ROUTER = "controller"
 PLATFORM_HOST_LABEL = "paas"  # the controller answers at paas.<PAAS_DOMAIN>
-PLATFORM_CERT = "paas"  # certificate name for the platform's own domain(s)
 LEGACY_ROUTE_FILE = "paas-controller.yml"  # before scoping: one controller route per directory
 _NAME_RE = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 _SCOPE_RE = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?\Z")
@@ -153,18 +152,6 @@ def sync_certificates(router_dir: Path | str, certificates: Mapping[str, tuple[s
             _write_certificate(root, own, name, cert_pem, key_pem)
         for name in set(list_certificates(root, platform=platform)) - set(certificates):
             _remove_certificate(root, own, name)
-
-
-def certificate_paths(router_dir: Path | str, name: str, *,
-                      platform: str = DEFAULT_PLATFORM) -> tuple[Path, Path] | None:
-    """(certFile, keyFile) that Traefik is told to serve for `name`, if installed."""
-    _check_name(name)
-    path = Path(router_dir) / f"{scope(platform)}.cert.{name}.yml"
-    try:
-        entry = json.loads(path.read_text())["tls"]["certificates"][0]
-    except (FileNotFoundError, KeyError, IndexError, ValueError):
-        return None
-    return Path(entry["certFile"]), Path(entry["keyFile"])
 
 
 # ---------------------------------------------------------------- helpers

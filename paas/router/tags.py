@@ -74,11 +74,6 @@ def host_rule(hosts: list[str]) -> str:
     return " || ".join(f"Host(`{validate_hostname(h)}`)" for h in hosts)
 
 
-def router_name(app: str, hosts: list[str], **options) -> str:
-    """The name of the app's HTTP router for these hosts and options (see live_tags)."""
-    return _router_and_tags(app, hosts, **options)[0]
-
-
 def live_tags(
     app: str,
     release: int,
@@ -97,7 +92,7 @@ def live_tags(
     (Settings: PAAS_HTTPS_PORT), left out of the redirect when None or 443. retry_attempts:
     Traefik retries a request on another instance when an instance cannot be reached (0: off).
     """
-    _, traefik_tags = _router_and_tags(
+    traefik_tags = _traefik_tags(
         app, hosts, https=https, force_tls=force_tls, https_port=https_port, retry_attempts=retry_attempts
     )
     tags = [PLATFORM_TAG, release_tag(release), LIVE_TAG]
@@ -112,19 +107,7 @@ def canary_tags(app: str, release: int) -> list[str]:
     return [PLATFORM_TAG, release_tag(release), CANARY_TAG]
 
 
-def is_live(tags: list[str]) -> bool:
-    return LIVE_TAG in tags and CANARY_TAG not in tags
-
-
-def release_of(tags: list[str]) -> int | None:
-    """The release number in an instance's tags, if any."""
-    for tag in tags:
-        if tag.startswith(RELEASE_TAG_PREFIX) and tag[len(RELEASE_TAG_PREFIX):].isdigit():
-            return int(tag[len(RELEASE_TAG_PREFIX):])
-    return None
-
-
-def _router_and_tags(
+def _traefik_tags(
     app: str,
     hosts: list[str],
     *,
@@ -132,7 +115,7 @@ def _router_and_tags(
     force_tls: bool = False,
     https_port: int | None = None,
     retry_attempts: int = DEFAULT_RETRY_ATTEMPTS,
-) -> tuple[str, list[str]]:
+) -> list[str]:
     validate_app_name(app)
     if force_tls and not https:
         raise ValueError("force_tls needs https")
@@ -171,4 +154,4 @@ def _router_and_tags(
             tags.append(f"{middlewares}.{redirect}.redirectscheme.port={https_port}")
     digest = hashlib.sha256("\n".join(tags).encode()).hexdigest()[:8]
     name = f"{app}-{digest}"
-    return name, [t.replace(_NAME, name) for t in tags]
+    return [t.replace(_NAME, name) for t in tags]

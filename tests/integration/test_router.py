@@ -21,6 +21,7 @@ import requests
 
 from paas.domain import names
 from paas.router import certs, files, tags
+from tests.support.certs import make_self_signed
 from tests.support.polling import wait_until
 from tests.support.router_client import RouterAddress, RouterClient
 
@@ -267,7 +268,7 @@ def test_https_by_sni_and_tls_force(router, agent, client, backends):
     service = names.service(app)
     domain = f"www.{app}.test"
     hosts = tags.app_hosts(app, [domain], "paas.test")
-    cert_pem, key_pem = certs.make_self_signed([domain], days=2)
+    cert_pem, key_pem = make_self_signed([domain], days=2)
     info = certs.validate(cert_pem, key_pem, hosts=hosts)
     web = backends("tls")
     files.write_certificate(router.router_dir, app, cert_pem, key_pem)

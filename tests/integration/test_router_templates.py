@@ -20,9 +20,10 @@ import pytest
 
 from paas.domain import names
 from paas.domain.apps import App
-from paas.router import certs, tags
+from paas.router import tags
 from paas.store.apps import ConsulAppStore
 from paas.store.kv import ConsulKV, connect
+from tests.support.certs import make_self_signed
 from tests.support.ctmpl import ConsulData, Renderer
 from tests.support.polling import wait_until
 from tests.support.router_client import RouterAddress, RouterClient
@@ -125,7 +126,7 @@ def test_haproxy_template_in_a_real_haproxy(site: Site, haproxy_bin: str, tmp_pa
     http_port, https_port = free_port(), free_port()
     cert_dir = tmp_path / "certs"
     cert_dir.mkdir(mode=0o700)
-    cert, key = certs.make_self_signed([site.custom, f"{site.app}.{site.domain}"], days=2)
+    cert, key = make_self_signed([site.custom, f"{site.app}.{site.domain}"], days=2)
     (cert_dir / "app.pem").write_text(cert + key)
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(site.render(

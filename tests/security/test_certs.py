@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from paas.router import certs, files
+from tests.support.certs import make_self_signed
 from tests.support.polling import wait_until
 from tests.support.router_client import RouterAddress, RouterClient
 
@@ -42,7 +43,7 @@ def client():
 
 
 def upload(api: Api, app: str, names: list[str]):
-    cert, key = certs.make_self_signed(names, days=2)
+    cert, key = make_self_signed(names, days=2)
     return api.post(f"/v1/apps/{app}/certs", json={"cert": cert, "key": key})
 
 
@@ -60,7 +61,7 @@ def test_certificates_only_for_the_apps_own_names(tenants, services, client):
     a_app, b_app = make_app(a, "certa"), make_app(b, "certb")
     a_host = f"www.{a_app}.test"
     assert a.post(f"/v1/apps/{a_app}/domains", json={"domain": a_host}).status_code == 201
-    a_cert, a_key = certs.make_self_signed([a_host], days=2)
+    a_cert, a_key = make_self_signed([a_host], days=2)
     r = a.post(f"/v1/apps/{a_app}/certs", json={"cert": a_cert, "key": a_key})
     assert r.status_code == 201, r.get_json()
     a_fingerprint = certs.validate(a_cert, a_key).fingerprint

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import subprocess
 
-from paas.router import certs, files
+from paas.router import files
+from tests.support.certs import make_self_signed
 
 from ..conftest import unique, wait_until
 from ..e2e.conftest import sample_repo
@@ -41,7 +42,7 @@ def test_a_recreated_name_starts_empty(services, gateway, make_pusher, flask_app
     assert registry_tags(name) and local_images(docker_client, services, name)
     domain = f"www.{name}.test"
     assert a_api.post(f"/v1/apps/{name}/domains", json={"domain": domain}).status_code == 201
-    cert, key = certs.make_self_signed([domain], days=2)
+    cert, key = make_self_signed([domain], days=2)
     assert a_api.post(f"/v1/apps/{name}/certs", json={"cert": cert, "key": key}).status_code == 201
     router_dir, prefix = services.settings.router_dir, services.settings.kv_prefix
     assert name in files.list_certificates(router_dir, platform=prefix)
@@ -89,7 +90,7 @@ def test_an_interrupted_destroy_is_finished(services, flask_app, make_user, tmp_
     for finisher in ("destroy again", "create", "sweep"):
         name = owner.new_app("crash")
         app, index = store.get(name)
-        cert, key = certs.make_self_signed([f"{name}.{services.settings.platform_domain}"], days=2)
+        cert, key = make_self_signed([f"{name}.{services.settings.platform_domain}"], days=2)
         assert owner.post(f"/v1/apps/{name}/certs", json={"cert": cert, "key": key}).status_code == 201
         # The crash: the first step only (what AppService.destroy does before the resources).
         store.destroy(app, index, {"app": name, "owner": app.owner, "id": store.app_id(name, "0" * 32)})

@@ -10,6 +10,7 @@ import pytest
 
 from paas.router import certs, files
 from paas.router.publisher import FileCertPublisher
+from tests.support.certs import make_self_signed
 from tests.support.polling import wait_until
 from tests.support.router_client import RouterAddress, RouterClient
 
@@ -50,7 +51,7 @@ def test_two_platforms_keep_their_routes_and_certificates(router, controller, tm
     (a, (a_domain, a_backend)), (b, (b_domain, b_backend)) = platforms.items()
     publishers = {p: FileCertPublisher(address.router_dir, p) for p in platforms}
     # The same app name on both platforms, each with its own certificate for its own host.
-    pairs = {p: certs.make_self_signed([f"web.{d}"], days=2) for p, (d, _) in platforms.items()}
+    pairs = {p: make_self_signed([f"web.{d}"], days=2) for p, (d, _) in platforms.items()}
     prints = {p: certs.validate(*pair).fingerprint for p, pair in pairs.items()}
     try:
         for p, (domain, backend) in platforms.items():  # each platform's start

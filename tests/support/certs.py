@@ -1,0 +1,40 @@
+"""Self-signed certificates for the router's TLS tests: never for production (the platform only
+validates and serves certificates its users bring, paas/router/certs.py)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+# A DNS name, or a wildcard over one label: what the tests put in certificates.
+DNS_NAME = re.compile(r"\A(\*\.)?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{1,63}\Z")
+
+
+def make_self_signed(names: list[str], days: int = 30) -> tuple[str, str]:
+    """A self-signed certificate and its ECDSA P-256 key (PEM) for names (DNS names, or
+    one-label wildcards)."""
+    if not names or not all(isinstance(n, str) and DNS_NAME.match(n) for n in names):
+        raise ValueError("names must be DNS names")
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
