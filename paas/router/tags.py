@@ -92,30 +92,6 @@ def live_tags(
     (Settings: PAAS_HTTPS_PORT), left out of the redirect when None or 443. retry_attempts:
     Traefik retries a request on another instance when an instance cannot be reached (0: off).
     """
-    traefik_tags = _traefik_tags(
-        app, hosts, https=https, force_tls=force_tls, https_port=https_port, retry_attempts=retry_attempts
-    )
-    tags = [PLATFORM_TAG, release_tag(release), LIVE_TAG]
-    if force_tls:
-        tags.append(TLS_FORCE_TAG)
-    return [*tags, TRAEFIK_ENABLE_TAG, *traefik_tags]
-
-
-def canary_tags(app: str, release: int) -> list[str]:
-    """Tags of an instance not yet promoted: visible in Consul, never routed."""
-    validate_app_name(app)
-    return [PLATFORM_TAG, release_tag(release), CANARY_TAG]
-
-
-def _traefik_tags(
-    app: str,
-    hosts: list[str],
-    *,
-    https: bool = True,
-    force_tls: bool = False,
-    https_port: int | None = None,
-    retry_attempts: int = DEFAULT_RETRY_ATTEMPTS,
-) -> list[str]:
     validate_app_name(app)
     if force_tls and not https:
         raise ValueError("force_tls needs https")
@@ -154,4 +130,11 @@ def _traefik_tags(
             tags.append(f"{middlewares}.{redirect}.redirectscheme.port={https_port}")
     digest = hashlib.sha256("\n".join(tags).encode()).hexdigest()[:8]
     name = f"{app}-{digest}"
-    return [t.replace(_NAME, name) for t in tags]
+    head = [PLATFORM_TAG, release_tag(release), LIVE_TAG, *([TLS_FORCE_TAG] if force_tls else [])]
+    return [*head, TRAEFIK_ENABLE_TAG, *(t.replace(_NAME, name) for t in tags)]
+
+
+def canary_tags(app: str, release: int) -> list[str]:
+    """Tags of an instance not yet promoted: visible in Consul, never routed."""
+    validate_app_name(app)
+    return [PLATFORM_TAG, release_tag(release), CANARY_TAG]
