@@ -35,7 +35,7 @@ def guard() -> None:
     settings = services().settings
     g.body_limit = settings.max_upload_bytes if getattr(view, UPLOAD, False) else settings.max_body_bytes
     # One byte more than the limit: werkzeug cuts a chunked body (no Content-Length) at its limit
-    # silently, so the readers (check_json, builds/upload.py) see the extra byte and refuse.
+    # silently, so the readers (check_json, services/pushes.py:receive) see the extra byte and refuse.
     request.max_content_length = g.body_limit + 1
     policy = getattr(view, AUTH_POLICY, None)
     if policy == GATEWAY:
