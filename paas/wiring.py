@@ -86,7 +86,8 @@ def build_services(settings: Settings) -> Services:
     deploy_states = ConsulDeployStateStore(kv)
     releases = ReleaseService(release_store, deploy_states)
     formation_store = ConsulFormationStore(kv)
-    formation = FormationService(formation_store, releases)
+    build_store = ConsulBuildStore(kv)
+    formation = FormationService(formation_store, releases, build_store)
     deploys = DeployService(build_scheduler(settings), app_store, release_store, formation_store, deploy_states)
     builder = DockerImageBuilder(settings)
     cert_publisher = FileCertPublisher(settings.router_dir, settings.kv_prefix)
@@ -110,7 +111,7 @@ def build_services(settings: Settings) -> Services:
         releases=releases,
         config=ConfigService(releases),
         builds=BuildService(
-            ConsulBuildStore(kv),
+            build_store,
             releases,
             formation,
             builder=builder,

@@ -5,17 +5,19 @@ from __future__ import annotations
 from paas.domain.appjson import AppJson
 from paas.domain.errors import ValidationError
 from paas.domain.formation import Formation
-from paas.domain.ports import FormationStore
+from paas.domain.ports import BuildStore, FormationStore
 
-from .plans import app_json_overrides
+from .plans import app_json_overrides, declared
 from .releases import ReleaseService
 from .retry import retry_on_conflict
 
 
 class FormationService:
-    def __init__(self, formations: FormationStore, releases: ReleaseService):
+    def __init__(self, formations: FormationStore, releases: ReleaseService, builds: BuildStore | None = None):
+        """builds: where the app.json of the current release's build is read (declared())."""
         self.formations = formations
         self.releases = releases
+        self.builds = builds
 
     def get(self, app: str) -> Formation:
         return self.formations.get(app)[0]
@@ -56,6 +58,10 @@ class FormationService:
             return updated
 
         return retry_on_conflict(attempt)
+
+    def declared(self, app: str) -> AppJson | None:
+        """What the current release's build declares in its app.json (None: nothing)."""
+        return declared(self.builds, app, self.releases.current(app)) if self.builds else None
 
     def app_json_notes(self, app: str, app_json: AppJson | None) -> list[str]:
         """Push-output lines: what a new build's app.json declares and what of it this app's own

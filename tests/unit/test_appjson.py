@@ -274,3 +274,12 @@ def test_declared_finds_the_release_builds_app_json():
     assert declared(builds, "a", None) is None
     plan = build_plan(APP, RELEASE, Formation(app="a"), declared(builds, "a", RELEASE))
     assert plan.process("web").healthcheck == "/health/ready"
+
+
+def test_the_cli_shows_which_check_is_in_force():
+    from paas.cli.healthchecks import describe
+
+    assert describe("web", None, "/health") == "HTTP GET /health (app.json)"
+    assert describe("web", "/mine", "/health") == "HTTP GET /mine (overrides app.json's /health)"
+    assert describe("web", "/mine", None) == "HTTP GET /mine"
+    assert (describe("web", None), describe("worker", None)) == ("TCP connect", "process running")

@@ -25,11 +25,18 @@ class UpdatePolicySchema(Schema):
     check_failures = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=100))
 
 
+class AppJsonSchema(Schema):
+    healthchecks = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True))
+    update = fields.Dict(keys=fields.String(), values=fields.Float())
+
+
 class FormationSchema(Schema):
     processes = fields.List(fields.Nested(ProcessSchema), required=True)
     update = fields.Nested(UpdatePolicySchema)
     update_set = fields.List(fields.String(), metadata={
         "description": "the update fields this app set itself; they beat the build's app.json"})
+    app_json = fields.Nested(AppJsonSchema, allow_none=True, metadata={
+        "description": "what the current build's app.json declares; the app's own settings win over it"})
     deployment = fields.Nested(DeploymentSchema, allow_none=True)
 
 

@@ -18,6 +18,7 @@ def present(formation: Formation, deployment=None) -> dict:
         "processes": [{"type": name, **asdict(spec)} for name, spec in sorted(formation.processes.items())],
         "update": asdict(formation.update),
         "update_set": list(formation.update_set),
+        "app_json": declared.to_dict() if (declared := services().formation.declared(formation.app)) else None,
         "deployment": deployment,
     }
 
