@@ -16,12 +16,12 @@ import docker
 import pytest
 
 from paas.domain import names
-from paas.domain.scheduler import SUCCESSFUL, AppPlan, ProcessPlan, UpdatePolicy
-from paas.scheduler import docker_spec
+from paas.domain.scheduler import AppPlan, ProcessPlan, UpdatePolicy
 from paas.scheduler.docker import DockerScheduler
-from paas.store.kv import ConsulKV, connect
-from paas.wiring import build_services
+from paas.store.kv import connect
+from paas.wiring import build_services, route_tags
 from tests.conftest import unique, wait_until
+from tests.rollout import roll_out
 
 CONTRACT_APP = Path(__file__).resolve().parent.parent / "contract" / "app"
 UPDATE = UpdatePolicy(min_healthy_time=0.5, healthy_deadline=20.0, drain_time=0.2, stop_timeout=2.0)
@@ -46,27 +46,12 @@ def platforms(settings, docker_client) -> Iterator[tuple[DockerScheduler, Docker
     for _ in range(2):
         prefix = unique("paas-plat")
         mine = replace(settings, kv_prefix=prefix)
-        kv = ConsulKV(connect(mine.consul_addr, mine.consul_token), prefix)
-        made.append(DockerScheduler(mine, kv, connect(mine.consul_addr, mine.consul_token), docker_client))
+        made.append(DockerScheduler(mine, connect(mine.consul_addr, mine.consul_token), route_tags(mine),
+                                    docker_client))
     yield made[0], made[1]
     for scheduler in made:
         for app in scheduler.apps():
             scheduler.destroy(app)
-        scheduler.kv.txn([{"KV": {"Verb": "delete-tree", "Key": scheduler.kv.prefix + "/"}}])
-
-
-def roll_out(scheduler: DockerScheduler, the_plan: AppPlan) -> None:
-    deployment = scheduler.deploy(the_plan)
-
-    def healthy():
-        current = scheduler.deployment(the_plan.app)
-        assert current.status != "failed", current.description
-        return all(g.healthy >= g.desired_canaries for g in current.groups.values()) and current
-
-    wait_until(healthy, timeout=40, interval=0.2, message=f"healthy canaries of {the_plan.app}")
-    scheduler.promote(the_plan.app, deployment.id)
-    wait_until(lambda: scheduler.deployment(the_plan.app).status == SUCCESSFUL, timeout=20, interval=0.2,
-               message=f"{the_plan.app} promoted")
 
 
 def seen(scheduler: DockerScheduler, app: str) -> tuple[set[str], set[str], list]:
@@ -82,7 +67,7 @@ def seen(scheduler: DockerScheduler, app: str) -> tuple[set[str], set[str], list
 def test_one_platform_never_touches_the_others_app_of_the_same_name(platforms, image):
     a, b = platforms
     app = f"twin-{uuid.uuid4().hex[:6]}"
-    roll_out(a, plan(app, image))
+    live_a = roll_out(a, plan(app, image))
     roll_out(b, plan(app, image))
     b_before = seen(b, app)
     a_before = seen(a, app)
@@ -98,17 +83,17 @@ def test_one_platform_never_touches_the_others_app_of_the_same_name(platforms, i
         assert [n.id for n in now[2]] == [b_before[2][0].id], "platform b's network changed"
 
     # a's reconcile and scale of the same app name: more web, no worker.
-    a.reconcile(plan(app, image, web=2, worker=0))
+    a.reconcile(plan(app, image, web=2, worker=0), live_a, keep={live_a})
     wait_until(lambda: len(seen(a, app)[0]) == 2 and all("-web-" in n for n in seen(a, app)[0]), timeout=20,
                message="a's reconcile to converge")
     b_untouched()
-    a.scale(plan(app, image, web=0, worker=0))
-    assert seen(a, app)[0] == set()
+    a.reconcile(plan(app, image, web=0, worker=0), live_a, keep={live_a})
+    wait_until(lambda: seen(a, app)[0] == set(), timeout=20, message="a scaled to nothing")
     b_untouched()
 
     # a real sweep by a controller of platform a whose KV has no app at all: it removes what a
     # still runs for apps it does not know, and nothing of b.
-    a.reconcile(plan(app, image, web=1, worker=0))
+    a.reconcile(plan(app, image, web=1, worker=0), live_a, keep={live_a})
     assert seen(a, app)[0]
     services_a = build_services(a.settings)
     supervisor = services_a.supervisor(f"test-{uuid.uuid4().hex[:6]}")

@@ -19,7 +19,8 @@ import pytest
 import requests
 
 from paas.scheduler.docker import DockerScheduler
-from paas.store.kv import ConsulKV, connect
+from paas.store.kv import connect
+from paas.wiring import route_tags
 from tests import harness
 from tests.conftest import wait_until
 
@@ -83,15 +84,14 @@ def test_pulls_with_the_platforms_credentials_only(private_registry, settings, d
     finally:
         docker_client.images.remove(image, force=True)
 
-    kv = ConsulKV(connect(settings.consul_addr, settings.consul_token), settings.kv_prefix)
-    anonymous = DockerScheduler(replace(settings, registry=private_registry), kv,
-                                connect(settings.consul_addr, settings.consul_token), docker_client)
+    anonymous = DockerScheduler(replace(settings, registry=private_registry),
+                                connect(settings.consul_addr, settings.consul_token), route_tags(settings), docker_client)
     with pytest.raises(docker.errors.APIError, match="(?i)unauthorized|no basic auth|authentication required"):
         anonymous._ensure_image(image)
 
     platform = DockerScheduler(
-        replace(settings, registry=private_registry, registry_username=USER, registry_password=PASSWORD), kv,
-        connect(settings.consul_addr, settings.consul_token), docker_client)
+        replace(settings, registry=private_registry, registry_username=USER, registry_password=PASSWORD),
+        connect(settings.consul_addr, settings.consul_token), route_tags(settings), docker_client)
     try:
         pulled = platform._ensure_image(image)
         assert image in pulled.tags
