@@ -89,13 +89,12 @@ def test_first_deploy_starts_canaries_promotes_them_and_goes_live(p, svc):
     assert started_deployments(p) == [started.id]
     assert [i.routed for i in p.scheduler.of(APP, started.id)] == [False]  # a canary serves nobody yet
 
-    assert drive(p, svc, lambda: svc.live_release(APP) == 2) == [(2, Phase.STARTING), (2, Phase.RETIRING)]
+    # A first deploy has nothing to drain: it ends at promotion.
+    assert drive(p, svc, lambda: svc.live_release(APP) == 2) == [(2, Phase.STARTING), (2, Phase.SUCCESSFUL)]
     promoted = svc.current(APP)
     assert promoted.id == started.id and promoted.promoted and promoted.live_since is not None
     assert p.scheduler.called("promote", APP) == [("promote", APP, started.id)]
     assert [i.deployment for i in p.scheduler.routed(APP)] == [started.id]
-
-    assert drive(p, svc, phase_is(svc, Phase.SUCCESSFUL)) == [(2, Phase.RETIRING), (2, Phase.SUCCESSFUL)]
     state, _ = p.states.get(APP)
     assert (state.live_release, state.live_deployment, state.failed_target) == (2, started.id, None)
     assert [d.id for d in svc.history(APP)] == [started.id]
@@ -123,6 +122,8 @@ def test_a_second_deploy_keeps_the_old_release_live_until_promotion(p, svc, live
     retiring = svc.current(APP)
     assert retiring.phase == Phase.RETIRING
     assert [i.deployment for i in p.scheduler.routed(APP)] == [new.id]
+    # Unrouted, the old instance drains (drain_time) before it is asked to stop.
+    assert [i.stopping for i in p.scheduler.of(APP, live.id)] == [False]
     assert svc.wait(APP, 3, timeout=1).id == new.id  # the caller returns: v3 serves
 
     drive(p, svc, lambda: any(i.stopping for i in p.scheduler.of(APP)))
@@ -272,6 +273,23 @@ def test_a_newer_release_supersedes_one_still_starting(p, svc, live):
     assert [d.release for d in svc.history(APP)] == [4, 3, 2]
 
 
+def test_a_newer_release_while_the_previous_instances_stop_ends_the_live_one_and_rolls_on(p, svc, live):
+    p.scheduler.hold_stops = True
+    p.push(APP, "b2")
+    drive(p, svc, lambda: any(i.stopping for i in p.scheduler.of(APP)))
+    v3 = svc.current(APP)
+    assert v3.phase == Phase.RETIRING
+    p.push(APP, "b3")
+    drive(p, svc, lambda: svc.current(APP).release == 4)
+    ended = deployment_of(svc, 3)
+    assert ended.id == v3.id and ended.phase == Phase.SUCCESSFUL  # it went live: not superseded
+    assert svc.live_release(APP) == 3 and p.scheduler.of(APP, v3.id)  # serves until v4 is promoted
+    drive(p, svc, lambda: svc.live_release(APP) == 4)
+    p.scheduler.hold_stops = False  # every previous instance now stops at once
+    drive(p, svc, phase_is(svc, Phase.SUCCESSFUL, 4))
+    assert {i.deployment for i in p.scheduler.of(APP)} == {svc.current(APP).id}
+
+
 def test_an_app_without_a_build_starts_nothing(p, svc):
     for _ in range(5):
         assert svc.step(APP) is False
@@ -302,6 +320,7 @@ def test_restart_rolls_fresh_instances_of_the_live_release(p, svc, live):
     assert after and not after & before
     assert [i.deployment for i in p.scheduler.routed(APP)] == [restarted.id]
     assert p.states.get(APP)[0].live_target == (2, formation.restart_token)
+    assert svc.wait(APP, None, timeout=1, after=live.id).id == restarted.id  # what ps:restart waits for
 
 
 def test_restart_needs_something_running(p, svc):
