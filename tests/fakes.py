@@ -326,6 +326,9 @@ class FakeScheduler:
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self.instances_by_id: dict[str, FakeInstance] = {}
+        # Registrations of instances removed behind the scheduler's back (vanish): observe reports
+        # such a canary as dead once, as the Docker adapter does; reconcile deregisters them.
+        self.ghosts: dict[str, FakeInstance] = {}
         self.calls: list[tuple[str, str, str | None]] = []
         self.new_checks: dict[tuple[str, str], CheckResult | None] = {}  # (app, type) -> for new instances
         self.new_state = "running"  # what start places: "starting" for an app not up yet
@@ -367,9 +370,9 @@ class FakeScheduler:
             inst.last_lines = list(lines)
 
     def vanish(self, instance: str) -> None:
-        """Someone removed the container behind the scheduler's back."""
+        """Someone removed the container behind the scheduler's back (its registration stays)."""
         with self._lock:
-            del self.instances_by_id[instance]
+            self.ghosts[instance] = self.instances_by_id.pop(instance)
 
     def finish_stops(self) -> None:
         with self._lock:
@@ -388,6 +391,10 @@ class FakeScheduler:
         self.calls.append((method, app, deployment))
         if app in self.errors:
             raise self.errors[app]
+
+    def _forget_ghosts(self, app: str) -> None:
+        for ghost in [g for g in self.ghosts.values() if g.app == app]:
+            del self.ghosts[ghost.id]
 
     def _place(self, plan: AppPlan, deployment: str, process_type: str) -> FakeInstance:
         inst = FakeInstance(id=f"paas-{plan.app}-{process_type}-v{plan.release}-{next(self._ids):06x}",
@@ -420,7 +427,12 @@ class FakeScheduler:
     def observe(self, plan: AppPlan, deployment_id: str) -> list[InstanceReport]:
         with self._lock:
             self._call("observe", plan.app, deployment_id)
-            return [i.report() for i in self.of(plan.app, deployment_id) if not i.stopping]
+            reports = [i.report() for i in self.of(plan.app, deployment_id) if not i.stopping]
+            for ghost in [g for g in self.ghosts.values() if g.app == plan.app and g.deployment == deployment_id]:
+                del self.ghosts[ghost.id]
+                reports.append(InstanceReport(id=ghost.id, type=ghost.type, release=ghost.release, state="dead",
+                                              last_lines=["(the container was removed)"]))
+            return reports
 
     def promote(self, plan: AppPlan, deployment_id: str) -> None:
         with self._lock:
@@ -449,6 +461,7 @@ class FakeScheduler:
     def reconcile(self, plan: AppPlan, deployment_id: str, keep: set[str]) -> None:
         with self._lock:
             self._call("reconcile", plan.app, deployment_id)
+            self._forget_ghosts(plan.app)
             for inst in self.of(plan.app):
                 if inst.deployment not in keep and not inst.stopping:
                     del self.instances_by_id[inst.id]
@@ -457,6 +470,7 @@ class FakeScheduler:
     def destroy(self, app: str) -> None:
         with self._lock:
             self._call("destroy", app)
+            self._forget_ghosts(app)
             for inst in self.of(app):
                 del self.instances_by_id[inst.id]
 

@@ -196,6 +196,27 @@ def test_a_check_that_answers_500_fails_the_deployment_within_check_failures_obs
     assert p.releases.get(APP, 3).failed and svc.live_release(APP) == 2
 
 
+def test_a_canary_restarted_by_its_scheduler_fails_the_deployment(p, svc, live):
+    p.push(APP, "b2")
+    svc.step(APP)
+    p.scheduler.crash(canary(p, svc.current(APP).id).id, restarts=2, code=1, lines=["killed by a bug"])
+    svc.step(APP)
+    failure = deployment_of(svc, 3).failure
+    assert "restarted 2 time(s)" in failure.reason and failure.last_lines == ["killed by a bug"]
+    assert svc.live_release(APP) == 2
+
+
+def test_a_canary_removed_behind_the_platform_s_back_fails_the_deployment_at_once(p, svc, live):
+    p.push(APP, "b2")
+    svc.step(APP)
+    new = svc.current(APP)
+    p.scheduler.vanish(canary(p, new.id).id)
+    svc.step(APP)
+    failed = deployment_of(svc, 3)
+    assert failed.phase == Phase.FAILED and failed.failure.last_lines == ["(the container was removed)"]
+    assert svc.live_release(APP) == 2
+
+
 def test_a_slow_starter_refusing_connections_for_8s_still_deploys(p, svc, live):
     p.push(APP, "b2")
     svc.step(APP)
