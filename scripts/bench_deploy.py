@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Deploy speed and controller memory through the real controller, Docker and Consul.
 
-Prints: config:set -> every new instance live and every old one gone (Flask sample, 2 web),
-scale 1 -> 10 until all pass their checks, and the controller's memory (RSS of its processes)
-with 20 apps deployed. Needs the services running (scripts/services.sh start) and the stacks.
+Prints: config:set -> the call returns (the new release serves) and -> every old instance gone
+(Flask sample, 2 web), scale 1 -> 10 until all pass their checks, and with 20 apps deployed the
+controller's memory (RSS of its processes) and the CPU the local Consul agent and the controller
+use at idle. Needs the services running (scripts/services.sh start) and the stacks.
 
     .venv/bin/python scripts/bench_deploy.py [--rounds 5] [--apps 20]
 """
@@ -42,10 +43,37 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its children so far, in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = [pid] + [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    total = 0
+    for each in pids:
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def consul_pid() -> int | None:
+    run_dir = Path(os.environ.get("PAAS_RUN_DIR", harness.REPO / ".run"))
+    try:
+        return int((run_dir / "consul.pid").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def idle_cpu(pids: dict[str, int], seconds: float) -> dict[str, float]:
+    """Percent of one core each process used over `seconds` of idling."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    time.sleep(seconds)  # the measurement window itself
+    return {name: 100 * (cpu_seconds(pid) - before[name]) / seconds for name, pid in pids.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--apps", type=int, default=20)
+    parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measurement")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-deploy-"))
@@ -66,23 +94,26 @@ def main() -> None:
             session.post(f"{url}/v1/apps", json={"name": name}).raise_for_status()
             apps.append(name)
             deployed = session.post(f"{url}/v1/apps/{name}/builds", json={"image": image, "procfile": WEB}).json()
-            assert deployed["deployment"]["status"] == "successful", deployed
+            assert deployed["deployment"]["promoted"], deployed
             return name
 
         app = create("bench-deploy")
         session.patch(f"{url}/v1/apps/{app}/formation", json={"quantities": {"web": 2}}).raise_for_status()
-        times = []
+        times, gone_times = [], []
         for i in range(args.rounds):
             start = time.perf_counter()
             body = session.patch(f"{url}/v1/apps/{app}/config", json={"values": {"N": str(i)}}).json()
             times.append(time.perf_counter() - start)
-            assert body["deployment"]["status"] == "successful", body
-            instances = session.get(f"{url}/v1/apps/{app}/ps").json()["instances"]
-            assert {i["release"] for i in instances} == {body["release"]["version"]}, instances
-            print(f"  config:set -> v{body['release']['version']} live, old gone: {times[-1]:.2f} s "
-                  f"({len(instances)} instances)")
-        print(f"config:set to live (2 web): median {statistics.median(times):.2f} s, "
+            assert body["deployment"]["promoted"], body
+            version = body["release"]["version"]
+            harness.wait_until(lambda v=version: {i["release"] for i in session.get(
+                f"{url}/v1/apps/{app}/ps").json()["instances"]} == {v}, 60, message="old instances gone",
+                interval=0.05)
+            gone_times.append(time.perf_counter() - start)
+            print(f"  config:set -> v{version} live (call returned): {times[-1]:.2f} s, old gone: {gone_times[-1]:.2f} s")
+        print(f"config:set until the call returns with the release live (2 web): median {statistics.median(times):.2f} s, "
               f"min {min(times):.2f}, max {max(times):.2f}")
+        print(f"config:set until every old instance is gone: median {statistics.median(gone_times):.2f} s")
 
         session.patch(f"{url}/v1/apps/{app}/formation", json={"quantities": {"web": 1}}).raise_for_status()
         harness.wait_until(lambda: len(session.get(f"{url}/v1/apps/{app}/ps").json()["instances"]) == 1, 60, message="scale 1")
@@ -103,6 +134,11 @@ def main() -> None:
         time.sleep(5)  # let the supervisors settle into steady-state reconciling
         print(f"controller memory with {len(apps)} apps deployed: {rss_mb(controller.pid):.0f} MB RSS "
               f"(gunicorn master + {os.environ.get('PAAS_WORKERS', '2')} workers)")
+        pids = {"controller": controller.pid}
+        if consul_pid():
+            pids["consul agent"] = consul_pid()
+        for name, percent in idle_cpu(pids, args.idle).items():
+            print(f"{name} CPU at idle with {len(apps)} apps: {percent:.1f} % of one core (over {args.idle:g} s)")
     finally:
         for name in apps:
             session.delete(f"{url}/v1/apps/{name}")
