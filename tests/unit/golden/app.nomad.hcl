@@ -16,20 +16,23 @@ job "paas-shop" {
   }
 
   meta {
-    app           = "shop"
-    release       = "42"
-    git_sha       = "9f1c2e7d4b3a"
-    build_id      = "b-0123abcd"
-    restart_token = "r-77"
-    platform      = "paas"
+    app             = "shop"
+    release         = "42"
+    git_sha         = "9f1c2e7d4b3a"
+    build_id        = "b-0123abcd"
+    restart_token   = "r-77"
+    platform        = "paas"
+    paas_deployment = "d-5a1c"
   }
 
   group "web" {
     count          = 2
     shutdown_delay = "2s"
 
-    # Canary-then-promote: new instances start beside the old ones (canary = count), the
-    # platform promotes them once healthy; a failed deployment reverts to the last stable job.
+    # Canary-then-promote: new instances start beside the old ones (canary = count); the
+    # platform judges them, marks them healthy and promotes them. A failed deployment reverts to
+    # the last stable job; Nomad's own checks and progress_deadline are the backstop when no
+    # controller is there.
     update {
       canary            = 2
       max_parallel      = 2
@@ -134,8 +137,10 @@ job "paas-shop" {
     count          = 1
     shutdown_delay = "2s"
 
-    # Canary-then-promote: new instances start beside the old ones (canary = count), the
-    # platform promotes them once healthy; a failed deployment reverts to the last stable job.
+    # Canary-then-promote: new instances start beside the old ones (canary = count); the
+    # platform judges them, marks them healthy and promotes them. A failed deployment reverts to
+    # the last stable job; Nomad's own checks and progress_deadline are the backstop when no
+    # controller is there.
     update {
       canary            = 1
       max_parallel      = 1

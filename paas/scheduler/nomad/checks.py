@@ -1,0 +1,66 @@
+"""The adapter's own probe of a web instance: the same request as the Consul check Nomad registers
+(HTTP GET of the health check path, else a TCP connect), made when the platform observes the
+canaries, so a verdict carries what the check got ("HTTP 500: <body excerpt>", "connection
+refused") at once instead of Nomad's later healthy/unhealthy. The controller must reach the
+allocations' host ports, as the router does (docs/nomad.md)."""
+
+from __future__ import annotations
+
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from paas.domain.scheduler import CheckResult
+
+EXCERPT = 120  # characters of a failing answer's body kept in the result
+
+
+def http_result(status: int, body: bytes) -> CheckResult:
+    """What an HTTP answer means (Consul's rule: 2xx passes, 429 warns, anything else fails)."""
+    if 200 <= status < 300:
+        return CheckResult(passing=True, detail=f"HTTP {status}", answered=True)
+    excerpt = " ".join(body.decode("utf-8", "replace").split())[:EXCERPT]
+    return CheckResult(passing=False, detail=f"HTTP {status}: {excerpt}" if excerpt else f"HTTP {status}",
+                       answered=True)
+
+
+def error_result(exc: BaseException, timeout: float) -> CheckResult:
+    """A probe that got no answer: refused (nothing listens yet), timed out, or another error."""
+    text = str(exc)
+    if isinstance(exc, requests.Timeout | socket.timeout | TimeoutError):
+        return CheckResult(passing=False, detail=f"timed out after {timeout:g}s")
+    if isinstance(exc, ConnectionRefusedError) or "Connection refused" in text or "refused" in text.lower():
+        return CheckResult(passing=False, detail="connection refused")
+    if isinstance(exc, requests.ConnectionError | ConnectionResetError) and "reset" in text.lower():
+        return CheckResult(passing=False, detail="connection reset")
+    return CheckResult(passing=False, detail=f"no answer ({type(exc).__name__})")
+
+
+def probe(address: str, path: str | None, timeout: float) -> CheckResult:
+    """HTTP GET http://address<path> (path given) or a TCP connect to address."""
+    if path:
+        session = requests.Session()
+        session.trust_env = False  # straight to the instance, never through a proxy from the environment
+        try:
+            with session, session.get(f"http://{address}{path}", timeout=timeout, stream=True,
+                                      allow_redirects=False) as response:
+                body = response.raw.read(EXCERPT * 4, decode_content=True) or b""
+                return http_result(response.status_code, body)
+        except (requests.RequestException, OSError) as exc:
+            return error_result(exc, timeout)
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return CheckResult(passing=True, detail="TCP connect ok", answered=True)
+    except OSError as exc:
+        return error_result(exc, timeout)
+
+
+def probe_all(targets: dict[str, tuple[str, str | None]], timeout: float) -> dict[str, CheckResult]:
+    """Probe several instances at once: id -> (address, path)."""
+    if not targets:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(targets)), thread_name_prefix="paas-nomad-probe") as pool:
+        futures = {key: pool.submit(probe, address, path, timeout) for key, (address, path) in targets.items()}
+        return {key: future.result() for key, future in futures.items()}
