@@ -60,6 +60,8 @@ def register(reg: Registry) -> None:
         parser.add_argument(
             "--" + name.replace("_", "-"), dest=name, type=seconds, metavar="S", help=f"{help_text} (seconds)"
         )
+    parser.add_argument("--check-failures", dest="check_failures", type=int, metavar="N",
+                        help="failed checks in a row (after a first answer) that fail a deploy")
 
 
 def parse_scale(items: Sequence[str]) -> dict[str, int]:
@@ -275,13 +277,15 @@ def cmd_restart(ctx: Context, args: argparse.Namespace) -> None:
 
 
 def _print_update(app: str, update: dict[str, Any]) -> None:
-    print_info(f"{app} deploy settings", [(label, fmt_seconds(update.get(name))) for name, label, _ in UPDATE_FIELDS])
+    print_info(f"{app} deploy settings", [(label, fmt_seconds(update.get(name))) for name, label, _ in UPDATE_FIELDS]
+               + [("Check failures", update.get("check_failures"))])
 
 
 def cmd_update(ctx: Context, args: argparse.Namespace) -> None:
     app = ctx.app(args)
     client = ctx.client()
-    changes = {name: getattr(args, name) for name, _, _ in UPDATE_FIELDS if getattr(args, name) is not None}
+    changes = {name: getattr(args, name) for name in [*(f for f, _, _ in UPDATE_FIELDS), "check_failures"]
+               if getattr(args, name) is not None}
     if not changes:
         formation = client.get(api_path("apps", app, "formation"))
         if args.json:

@@ -52,7 +52,7 @@ class DeployService:
         self.formations = formations
         self.states = states
         self.clock = clock
-        self._last_reconcile: dict[str, tuple[float, int]] = {}
+        self._last_reconcile: dict[str, tuple[float, int]] = {}  # app -> (clock, formation index)
 
     # ------------------------------------------------------------------ the step
     def step(self, name: str) -> bool:
@@ -74,6 +74,10 @@ class DeployService:
         if current is not None and current.phase == Phase.RETIRING:
             still = self._retire(app, formation, state, index, current)
             if still and (target is None or target == current.target):
+                if self.clock() >= (current.live_since or 0) + formation.update.drain_time:
+                    # The old ones are being stopped anyway: a live instance that crashed
+                    # meanwhile is replaced now, not once the last old one is gone.
+                    self._maybe_reconcile(app, formation, formation_index, state)
                 return True
             if still:
                 # A newer target while old instances still stop: they stop on (the scheduler
@@ -249,7 +253,7 @@ class DeployService:
         """Every RECONCILE_EVERY seconds, and at once when the formation changed (ps:scale)."""
         if state.live_release is None or state.live_deployment is None:
             return
-        now = time.monotonic()
+        now = self.clock()
         last, last_index = self._last_reconcile.get(app.name, (0.0, 0))
         if now - last < RECONCILE_EVERY and formation_index == last_index:
             return

@@ -66,7 +66,8 @@ FORMATION = {
         {"type": "web", "quantity": 2, "memory": "512M", "cpu": 0.5, "healthcheck": "/health"},
         {"type": "worker", "quantity": 1, "memory": None, "cpu": None, "healthcheck": None},
     ],
-    "update": {"min_healthy_time": 1.0, "healthy_deadline": 60.0, "drain_time": 1.5, "stop_timeout": 10.0},
+    "update": {"min_healthy_time": 1.0, "healthy_deadline": 60.0, "drain_time": 1.5, "stop_timeout": 10.0,
+               "check_failures": 3},
     "deployment": None,
 }
 
@@ -458,6 +459,7 @@ def test_deploy_settings(server: FakeController, capsys: pytest.CaptureFixture[s
         "Healthy deadline:  60s\n"
         "Drain time:        1.5s\n"
         "Stop timeout:      10s\n"
+        "Check failures:    3\n"
     )
     changed = {**FORMATION, "update": {**FORMATION["update"], "healthy_deadline": 120.0}}
     server.route("PATCH", "/v1/apps/myapp/formation", 200, changed)

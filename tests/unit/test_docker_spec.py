@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from paas.domain import names
 from paas.config import APP_BRIDGE_PREFIX
+from paas.domain import names
 from paas.domain.errors import ValidationError
 from paas.domain.scheduler import AppPlan, ProcessPlan
 from paas.scheduler import docker_spec
