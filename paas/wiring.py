@@ -47,7 +47,7 @@ def build_scheduler(settings: Settings) -> Scheduler:
     if settings.scheduler == "nomad":
         from .scheduler.nomad import NomadScheduler
 
-        return NomadScheduler(settings)
+        return NomadScheduler(settings, route_tags(settings))
     raise ValueError(f"PAAS_SCHEDULER must be docker or nomad, not {settings.scheduler!r}")
 
 
