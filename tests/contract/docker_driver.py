@@ -24,7 +24,7 @@ UPDATE = UpdatePolicy(min_healthy_time=0.5, healthy_deadline=8.0, drain_time=0.5
 
 
 class DockerDriver:
-    """Health comes from the real checks of the contract app: the plan decides (healthy=False)."""
+    """The real contract app in real containers: the plan decides its health and exits."""
 
     name = "docker"
     timeout = 40.0
@@ -33,15 +33,9 @@ class DockerDriver:
         self.image = image
 
     def plan(self, app: str, release: int, *, healthy: bool = True, web: int = 1, worker: int = 0,
-             restart_token: str | None = None) -> AppPlan:
+             restart_token: str | None = None, exit_code: int | None = None) -> AppPlan:
         return contract_plan(app, release, self.image, UPDATE, healthy=healthy, web=web, worker=worker,
-                             restart_token=restart_token)
-
-    def make_healthy(self, app: str) -> None:
-        pass
-
-    def make_unhealthy(self, app: str) -> None:
-        pass
+                             restart_token=restart_token, exit_code=exit_code)
 
 
 @contextmanager

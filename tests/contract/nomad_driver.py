@@ -10,40 +10,30 @@ from dataclasses import replace
 
 from paas.config import Settings
 from paas.domain.scheduler import AppPlan, UpdatePolicy
-from paas.scheduler.nomad import NomadScheduler, job_id
-from tests.doubles.nomad_api import NomadApiDouble
+from paas.router import tags as router_tags
+from paas.scheduler.nomad import NomadScheduler
+from tests.doubles.nomad_api import NomadApiDouble, TaskExit
 
-from .driver import LOG_MARKER, SchedulerUnderTest, contract_plan
+from .driver import EXIT_MARKER, LOG_MARKER, SchedulerUnderTest, contract_plan
 
-DOUBLE_UPDATE = UpdatePolicy(min_healthy_time=0.1, healthy_deadline=1.0, drain_time=0.0, stop_timeout=1.0)
+# drain_time > 0: retired allocations keep running for their shutdown_delay, as on Nomad.
+DOUBLE_UPDATE = UpdatePolicy(min_healthy_time=0.1, healthy_deadline=5.0, drain_time=0.2, stop_timeout=1.0,
+                             check_failures=2)
 # A real cluster pulls images and runs real checks (interval 2s): roomier timings.
 REAL_UPDATE = UpdatePolicy(min_healthy_time=2.0, healthy_deadline=45.0, drain_time=1.0, stop_timeout=5.0)
 
 
 class NomadDoubleDriver:
-    """Health is whatever the suite says: it sets what the double's Consul checks return."""
-
     name = "nomad-double"
     timeout = 10.0
 
-    def __init__(self, double: NomadApiDouble):
-        self.double = double
-
     def plan(self, app: str, release: int, *, healthy: bool = True, web: int = 1, worker: int = 0,
-             restart_token: str | None = None) -> AppPlan:
+             restart_token: str | None = None, exit_code: int | None = None) -> AppPlan:
         return contract_plan(app, release, f"registry.invalid/{app}:v{release}", DOUBLE_UPDATE, healthy=healthy,
-                             web=web, worker=worker, restart_token=restart_token)
-
-    def make_healthy(self, app: str) -> None:
-        self.double.set_checks(job_id(app), "passing")
-
-    def make_unhealthy(self, app: str) -> None:
-        self.double.set_checks(job_id(app), "critical")
+                             web=web, worker=worker, restart_token=restart_token, exit_code=exit_code)
 
 
 class NomadRealDriver:
-    """Health comes from the real checks of the contract app (tests/contract/app)."""
-
     name = "nomad-real"
     timeout = 180.0
 
@@ -51,30 +41,35 @@ class NomadRealDriver:
         self.image = image
 
     def plan(self, app: str, release: int, *, healthy: bool = True, web: int = 1, worker: int = 0,
-             restart_token: str | None = None) -> AppPlan:
+             restart_token: str | None = None, exit_code: int | None = None) -> AppPlan:
         return contract_plan(app, release, self.image, REAL_UPDATE, healthy=healthy, web=web, worker=worker,
-                             restart_token=restart_token)
+                             restart_token=restart_token, exit_code=exit_code)
 
-    def make_healthy(self, app: str) -> None:
-        pass
 
-    def make_unhealthy(self, app: str) -> None:
-        pass
+def contract_app(double: NomadApiDouble) -> NomadApiDouble:
+    """Make the double's tasks behave as tests/contract/app/server.py does with the same env."""
+    def env(task: dict) -> dict:
+        return task.get("Env") or {}
+
+    double.task_output = lambda alloc, task: [f"{LOG_MARKER} ({task['Name']} of {alloc['JobID']}, NomadApiDouble)"]
+    double.check_for = lambda alloc, task: "critical" if env(task).get("CONTRACT_UNHEALTHY") == "1" else "passing"
+    double.task_exit = lambda alloc, task: (
+        TaskExit(int(env(task)["CONTRACT_EXIT"]), [EXIT_MARKER, f"exit code {env(task)['CONTRACT_EXIT']}"])
+        if env(task).get("CONTRACT_EXIT") else None)
+    return double
 
 
 @contextmanager
 def double_target() -> Iterator[SchedulerUnderTest]:
-    double = NomadApiDouble()
-    double.task_output = lambda alloc, task: [f"{LOG_MARKER} ({task['Name']} of {alloc['JobID']}, NomadApiDouble)"]
-    with double:
+    with contract_app(NomadApiDouble()) as double:
         settings = replace(Settings(), scheduler="nomad", nomad_addr=double.address, nomad_token=None)
-        yield SchedulerUnderTest("nomad-double", NomadScheduler(settings), NomadDoubleDriver(double))
+        yield SchedulerUnderTest("nomad-double", NomadScheduler(settings, router_tags), NomadDoubleDriver())
 
 
 @contextmanager
 def real_target(image: str) -> Iterator[SchedulerUnderTest]:
     settings = replace(Settings.from_env(), scheduler="nomad")
-    yield SchedulerUnderTest("nomad-real", NomadScheduler(settings), NomadRealDriver(image))
+    yield SchedulerUnderTest("nomad-real", NomadScheduler(settings, router_tags), NomadRealDriver(image))
 
 
 def real_leg_skip_reason() -> str | None:

@@ -2,17 +2,19 @@
 
 No Nomad binary can be installed on these machines, so the nomad scheduler adapter is tested
 against this HTTP server (stdlib http.server, a thread, 127.0.0.1:<free port>). It implements
-exactly the endpoints paas/scheduler/nomad.py calls, with the semantics that Nomad documents
+exactly the endpoints paas/scheduler/nomad/ calls, with the semantics that Nomad documents
 (shared/reference/NOMAD-CONSUL.md, Nomad's reconciler and deployment watcher):
 
     POST   /v1/jobs/parse                HCL2 -> JSON job (python-hcl2; the subset our jobspecs use)
     POST   /v1/jobs                      register; EnforceIndex CAS -> HTTP 500 "Enforcing job modify index..."
     GET    /v1/jobs?prefix=&meta=        job stubs (with Meta when meta=true)
-    GET    /v1/job/:id                   the job       .../versions  .../deployments  .../deployment
+    GET    /v1/job/:id                   the job       .../versions (the newest 6)  .../deployments  .../deployment
     GET    /v1/job/:id/allocations       stubs (?resources=true adds AllocatedResources)
     POST   /v1/job/:id/dispatch          parameterized batch jobs (?idempotency_token=)
+    POST   /v1/job/:id/revert            a tracked version again (EnforcePriorVersion)
     DELETE /v1/job/:id                   deregister (?purge=true)
     GET    /v1/deployment/:id            POST /v1/deployment/promote/:id   POST /v1/deployment/fail/:id
+    POST   /v1/deployment/allocation-health/:id                (HealthyAllocationIDs, UnhealthyAllocationIDs)
     GET    /v1/evaluation/:id            GET /v1/allocation/:id
     GET    /v1/client/fs/logs/:alloc     plain=true only; follow streams until the task is dead
 
@@ -30,7 +32,14 @@ return (set_checks / a default) -- no Consul is involved; undecided allocations 
 healthy_deadline. Promote is refused until every canary is healthy, then the old allocations
 stop; failing a deployment with auto_revert registers the last stable version again. Batch
 tasks do not run anything: `run_handler` turns the command into output and an exit code (by
-default a tiny simulation of echo/exit/true/false). Timings come from the jobs, so tests use
+default a tiny simulation of echo/exit/true/false). A web allocation's "app" is a real HTTP
+listener on its port answering by its check status (200 / 500 "unhealthy"; refused while the
+status is unset), so a client's own probe sees what Consul would. A service task may end right
+after it starts (`task_exit`: exit code, stderr lines, OOM kill): Terminated carries ExitCode,
+Signal and Details exit_code/signal/oom_killed/exit_message as Nomad's task runner emits them,
+then the group's restart policy applies (Restarting and Restarts + 1 while attempts remain, else
+Not Restarting and the allocation fails; failed allocations are not rescheduled). A stopped
+allocation keeps running for its group's shutdown_delay. Timings come from the jobs, so tests use
 short ones; the internal clock ticks every `tick` seconds.
 """
 
@@ -38,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import re
 import shlex
@@ -47,6 +57,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -81,6 +92,18 @@ class DoubleError(Exception):
     def __init__(self, status: int, text: str):
         super().__init__(text)
         self.status, self.text = status, text
+
+
+@dataclass
+class TaskExit:
+    """How a simulated service task ends right after it starts (NomadApiDouble.task_exit): its
+    output (stderr) first, then the exit code; oom_killed as the docker driver reports an OOM
+    kill (exit code 137, Details oom_killed=true, exit message "OOM Killed")."""
+
+    code: int
+    lines: list[str] = dataclasses.field(default_factory=list)
+    oom_killed: bool = False
+    signal: int = 0
 
 
 def parse_duration(value: Any) -> int:
@@ -477,6 +500,14 @@ class NomadApiDouble:
         self.task_output: Callable[[dict, dict], list[str]] = lambda alloc, task: [
             f"NomadApiDouble: started task {task['Name']} of {alloc['JobID']} ({task['Config'].get('image')})"]
         self.run_handler: Callable[[str, dict[str, str]], tuple[list[str], int]] = simulate_shell
+        # How a service task ends right after it starts (None: it keeps running); then Nomad's
+        # restart policy applies (Restarting, Restarts + 1, started again after the delay).
+        self.task_exit: Callable[[dict, dict], TaskExit | None] = lambda alloc, task: None
+        # What a new allocation's check returns when the test has not set it for its job version
+        # (set_checks); None: checks_default.
+        self.check_for: Callable[[dict, dict], str | None] | None = None
+        # Nomad keeps this many versions of a job (JobTrackedVersions); older ones are forgotten.
+        self.tracked_versions = 6
         self.requests: list[dict] = []
         self._faults: list[dict] = []
         self._connections: set[socket.socket] = set()
@@ -488,6 +519,7 @@ class NomadApiDouble:
         self._evals: dict[str, dict] = {}
         self._policies: dict[tuple[str, int], str | None] = {}
         self._next_port = 21000
+        self._listeners: dict[str, _AppListener] = {}
         self._server: ThreadingHTTPServer | None = None
         self._port = 0
         self._stopping = False
@@ -534,6 +566,8 @@ class NomadApiDouble:
         self._stopping = True
         with self._cond:
             self._cond.notify_all()
+            for alloc_id in list(self._listeners):
+                self._unlisten(alloc_id)
         self._close()
 
     def __enter__(self) -> NomadApiDouble:
@@ -573,6 +607,8 @@ class NomadApiDouble:
             for alloc in self._live(job_id):
                 if alloc["JobVersion"] == version:
                     alloc["_check"] = status
+                    if status is not None and alloc["ClientStatus"] == "running":
+                        self._listen(alloc)
             self._bump()
 
     def decide_health(self, alloc_id: str, healthy: bool) -> None:
@@ -661,11 +697,22 @@ class NomadApiDouble:
                 changed = True
         for alloc in list(self._allocs.values()):
             if alloc["ClientStatus"] == "pending" and alloc["DesiredStatus"] == "run" \
-                    and now >= alloc["_created"] + self.start_delay:
+                    and alloc.get("_restart_at") is None and now >= alloc["_created"] + self.start_delay:
                 self._start(alloc, now)
                 changed = True
             if alloc["ClientStatus"] == "running" and alloc.get("_finish_at") is not None and now >= alloc["_finish_at"]:
-                self._finish(alloc, alloc["_exit_code"], now)
+                if alloc.get("_exit") is not None:
+                    self._exit(alloc, alloc["_exit"], now)
+                else:
+                    self._finish(alloc, alloc["_exit_code"], now)
+                changed = True
+            if alloc.get("_restart_at") is not None and now >= alloc["_restart_at"]:
+                alloc["_restart_at"] = None
+                if alloc["DesiredStatus"] == "run":
+                    self._start(alloc, now)
+                changed = True
+            if alloc.get("_kill_at") is not None and now >= alloc["_kill_at"]:
+                self._kill(alloc)
                 changed = True
             changed |= self._judge(alloc, now)
         for dep in list(self._deployments.values()):
@@ -856,10 +903,17 @@ class NomadApiDouble:
         position = next(i for i in range(len(taken) + 1) if i not in taken)
         index = self._bump()
         ports = []
+        listener = None
         for network in group.get("Networks") or []:
             for port in network.get("DynamicPorts") or []:
-                self._next_port += 1
-                ports.append({"Label": port["Label"], "Value": self._next_port, "To": port.get("To") or 0,
+                if listener is None:
+                    # The simulated app of a web allocation listens on a real port (see _AppListener).
+                    listener = _AppListener(self)
+                    value = listener.port
+                else:
+                    self._next_port += 1
+                    value = self._next_port
+                ports.append({"Label": port["Label"], "Value": value, "To": port.get("To") or 0,
                               "HostIP": "127.0.0.1"})
             for port in network.get("ReservedPorts") or []:
                 ports.append({"Label": port["Label"], "Value": port["Value"], "To": port.get("To") or 0,
@@ -870,17 +924,27 @@ class NomadApiDouble:
             "JobVersion": job["Version"], "TaskGroup": group["Name"], "DesiredStatus": "run",
             "DesiredDescription": "", "ClientStatus": "pending", "ClientDescription": "",
             "DeploymentID": "", "DeploymentStatus": {"Healthy": None, "Canary": canary, "Timestamp": None} if canary else None,
+            "NextAllocation": "", "FollowupEvalID": "",
             "TaskStates": {t["Name"]: {"State": "pending", "Failed": False, "Restarts": 0, "StartedAt": None,
                                        "FinishedAt": None, "Events": [self._event("Received", "Task received by client")]}
                            for t in group["Tasks"]},
             "AllocatedResources": {"Shared": {"Ports": ports, "Networks": None}},
             "CreateIndex": index, "ModifyIndex": index, "CreateTime": time.time_ns(), "ModifyTime": time.time_ns(),
-            "_index": position, "_created": now, "_check": self._policies.get((job["ID"], job["Version"]),
-                                                                           self.checks_default),
+            "_index": position, "_created": now, "_check": None,
             "_logs": {t["Name"]: {"stdout": bytearray(), "stderr": bytearray()} for t in group["Tasks"]},
             "_health_clock": None, "_passing_since": None, "_finish_at": None, "_exit_code": None,
+            "_exit": None, "_restart_at": None, "_kill_at": None,
         }
+        if (job["ID"], job["Version"]) in self._policies:
+            alloc["_check"] = self._policies[(job["ID"], job["Version"])]
+        elif self.check_for is not None and group["Tasks"]:
+            alloc["_check"] = self.check_for(_public(alloc), group["Tasks"][0])
+        else:
+            alloc["_check"] = self.checks_default
         self._allocs[alloc["ID"]] = alloc
+        if listener is not None:
+            listener.alloc_id, alloc["_port"] = alloc["ID"], listener.port
+            self._listeners[alloc["ID"]] = listener
         if self.start_delay <= 0:
             self._start(alloc, now)
         return alloc
@@ -893,13 +957,18 @@ class NomadApiDouble:
         job = self._version_of(alloc["JobID"], alloc["JobVersion"])
         group = self._group_of(alloc)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        restarted = alloc.get("_started", False)
+        alloc["_started"] = True
         alloc["ClientStatus"] = "running"
-        alloc["_health_clock"] = now
+        alloc["_exit"] = None
+        if not restarted:  # healthy_deadline counts from the allocation's start, not a restart's
+            alloc["_health_clock"] = now
         for task in group["Tasks"]:
             state = alloc["TaskStates"][task["Name"]]
             state.update(State="running", StartedAt=stamp)
-            state["Events"] += [self._event("Task Setup", "Building Task Directory"),
-                                self._event("Started", "Task started by client")]
+            if not restarted:
+                state["Events"].append(self._event("Task Setup", "Building Task Directory"))
+            state["Events"].append(self._event("Started", "Task started by client"))
             logs = alloc["_logs"][task["Name"]]
             if job["Type"] == "batch":
                 env = {**(task.get("Env") or {}), **{f"NOMAD_META_{k}": v for k, v in (job.get("Meta") or {}).items()}}
@@ -909,6 +978,12 @@ class NomadApiDouble:
                 alloc["_finish_at"], alloc["_exit_code"] = now + self.run_duration, code
             else:
                 logs["stdout"] += "".join(f"{line}\n" for line in self.task_output(_public(alloc), task)).encode()
+                ending = self.task_exit(_public(alloc), task)
+                if ending is not None:
+                    logs["stderr"] += "".join(f"{line}\n" for line in ending.lines).encode()
+                    alloc["_finish_at"], alloc["_exit"] = now + self.run_duration, ending
+        if job["Type"] != "batch" and alloc["_check"] is not None and alloc["_exit"] is None:
+            self._listen(alloc)
 
     @staticmethod
     def _interpolate(text: str, job: dict) -> str:
@@ -917,6 +992,7 @@ class NomadApiDouble:
                       lambda m: meta.get(m.group(1), meta.get(m.group(1).lower(), m.group(0))), text)
 
     def _finish(self, alloc: dict, code: int, now: float) -> None:
+        self._unlisten(alloc["ID"])
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         alloc["ClientStatus"] = "complete" if code == 0 else "failed"
         alloc["_finish_at"] = None
@@ -929,16 +1005,86 @@ class NomadApiDouble:
             job["versions"][-1]["Status"] = "dead"
 
     def _stop(self, alloc: dict, now: float) -> None:
+        """Told to stop: Nomad deregisters its services, waits the group's shutdown_delay, then
+        kills the task; meanwhile the allocation is still running (DesiredStatus stop)."""
         if alloc["DesiredStatus"] == "stop":
             return
         alloc["DesiredStatus"] = "stop"
         alloc["ModifyIndex"] = self._index
-        if alloc["ClientStatus"] in LIVE:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            alloc["ClientStatus"] = "complete"
+        alloc["_restart_at"] = None
+        if alloc["ClientStatus"] not in LIVE:
+            return
+        delay = (self._group_of(alloc).get("ShutdownDelay") or 0) / SEC
+        if delay > 0 and alloc["ClientStatus"] == "running":
+            alloc["_kill_at"] = now + delay
             for state in alloc["TaskStates"].values():
-                state.update(State="dead", FinishedAt=stamp)
-                state["Events"].append(self._event("Killed", "Task successfully killed"))
+                state["Events"].append(self._event("Waiting for shutdown delay", f"Waiting for shutdown_delay of "
+                                                   f"{delay:g}s before killing the task"))
+        else:
+            self._kill(alloc)
+
+    def _kill(self, alloc: dict) -> None:
+        alloc["_kill_at"] = None
+        self._unlisten(alloc["ID"])
+        if alloc["ClientStatus"] not in LIVE:
+            return
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        alloc["ClientStatus"] = "complete"
+        for state in alloc["TaskStates"].values():
+            state.update(State="dead", FinishedAt=stamp)
+            state["Events"] += [self._event("Killing", "Sent interrupt"),
+                                self._event("Killed", "Task successfully killed")]
+
+    def _exit(self, alloc: dict, ending: TaskExit, now: float) -> None:
+        """A service task's process ended: Terminated (the docker driver's fields), then the
+        group's restart policy: Restarting (Restarts + 1, pending until the delay passes) while
+        attempts remain, else Not Restarting and the allocation failed."""
+        self._unlisten(alloc["ID"])
+        alloc["_finish_at"], alloc["_exit"] = None, None
+        policy = self._group_of(alloc).get("RestartPolicy") or RESTART_DEFAULTS["service"]
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        message = "OOM Killed" if ending.oom_killed else (
+            f"Docker container exited with non-zero exit code: {ending.code}" if ending.code else "")
+        details = {"exit_code": str(ending.code), "signal": str(ending.signal),
+                   "oom_killed": str(ending.oom_killed).lower()}
+        if message:
+            details["exit_message"] = message
+        for state in alloc["TaskStates"].values():
+            state["Events"].append(self._event("Terminated", f"Exit Code: {ending.code}"
+                                               + (f", Exit Message: {message!r}" if message else ""),
+                                               ExitCode=ending.code, Signal=ending.signal, Details=details))
+            if state["Restarts"] < int(policy.get("Attempts") or 0):
+                delay = (policy.get("Delay") or 0) / SEC
+                state["Restarts"] += 1
+                state["State"] = "pending"
+                state["Events"].append(self._event("Restarting", f"Task restarting in {delay:g}s",
+                                                   Details={"restart_reason": "Restart within policy",
+                                                            "start_delay": str(int(delay * SEC))}))
+                alloc["ClientStatus"] = "pending"
+                alloc["_restart_at"] = now + delay
+                alloc["_passing_since"] = None
+            else:
+                state.update(State="dead", Failed=True, FinishedAt=stamp)
+                state["Events"].append(self._event(
+                    "Not Restarting", f"Exceeded allowed attempts {policy.get('Attempts')} in interval and mode is "
+                                      f"\"{policy.get('Mode')}\""))
+                alloc["ClientStatus"] = "failed"
+                if (alloc.get("DeploymentStatus") or {}).get("Healthy") is None and alloc.get("DeploymentID"):
+                    self._set_health(alloc, False, now)
+
+    def _listen(self, alloc: dict) -> None:
+        listener = self._listeners.get(alloc["ID"])
+        if listener is None and alloc.get("_port"):
+            listener = self._listeners[alloc["ID"]] = _AppListener(self, alloc["_port"])
+            listener.alloc_id = alloc["ID"]
+        if listener is not None:
+            alloc["_port"] = listener.port
+            listener.activate()
+
+    def _unlisten(self, alloc_id: str) -> None:
+        listener = self._listeners.pop(alloc_id, None)
+        if listener is not None:
+            listener.close()
 
     # ------------------------------------------------------------------ health and deployments
     def _judge(self, alloc: dict, now: float) -> bool:
@@ -1065,6 +1211,62 @@ class NomadApiDouble:
             record["submissions"][revert["Version"]] = record["submissions"][target["Version"]]
         return self._new_eval(dep["JobID"], "deployment-watcher", now)
 
+    def _alloc_health(self, dep_id: str, body: dict, now: float) -> dict:
+        """POST /v1/deployment/allocation-health/:id (Nomad's state store rules): the deployment
+        must be active and each allocation part of it; healthy ones count as healthy (an earlier
+        unhealthy mark is undone), an unhealthy one fails the deployment (and may revert)."""
+        dep = self._deployments.get(dep_id)
+        if dep is None:
+            raise DoubleError(500, "deployment not found")
+        healthy, unhealthy = body.get("HealthyAllocationIDs") or [], body.get("UnhealthyAllocationIDs") or []
+        if not healthy and not unhealthy:
+            raise DoubleError(500, "must specify at least one healthy/unhealthy allocation ID")
+        if dep["Status"] != "running":
+            raise DoubleError(500, "can't set health of allocations for a terminal deployment")
+        for alloc_id in [*healthy, *unhealthy]:
+            alloc = self._allocs.get(alloc_id)
+            if alloc is None:
+                raise DoubleError(500, f"unknown alloc {alloc_id!r}")
+            if alloc.get("DeploymentID") != dep_id:
+                raise DoubleError(500, f"alloc {alloc_id!r} is not part of deployment {dep_id!r}")
+        for alloc_id, value in [*((a, True) for a in healthy), *((a, False) for a in unhealthy)]:
+            alloc = self._allocs[alloc_id]
+            before = (alloc.get("DeploymentStatus") or {}).get("Healthy")
+            state = dep["TaskGroups"].get(alloc["TaskGroup"])
+            if state is not None and before is not None and before != value:
+                state["UnhealthyAllocs" if before is False else "HealthyAllocs"] -= 1
+            if state is not None and before != value:
+                state["HealthyAllocs" if value else "UnhealthyAllocs"] += 1
+            alloc["DeploymentStatus"] = {**(alloc.get("DeploymentStatus") or {}), "Healthy": value,
+                                         "Timestamp": time.time_ns(), "ModifyIndex": self._index}
+        if unhealthy:
+            ev = self._fail(dep, "Failed due to unhealthy allocations", now)
+        else:
+            dep["ModifyIndex"] = self._bump()
+            ev = self._new_eval(dep["JobID"], "deployment-watcher", now)
+            self._progress(dep, now)
+        return {"EvalID": ev["ID"], "EvalCreateIndex": ev["CreateIndex"], "DeploymentModifyIndex": self._index,
+                "Index": self._index}
+
+    def _revert(self, job_id: str, body: dict, now: float) -> dict:
+        """POST /v1/job/:id/revert: register a tracked version's spec again as a new version."""
+        record = self._record(job_id)
+        current = record["versions"][-1]
+        wanted = body.get("JobVersion")
+        prior = body.get("EnforcePriorVersion")
+        if prior is not None and int(prior) != current["Version"]:
+            raise DoubleError(500, f"Current job has version {current['Version']}; enforcing version {prior}")
+        if wanted is None or int(wanted) == current["Version"]:
+            raise DoubleError(500, "can't revert to current version")
+        tracked = list(reversed(record["versions"]))[: self.tracked_versions]
+        target = next((j for j in tracked if j["Version"] == int(wanted)), None)
+        if target is None:
+            raise DoubleError(500, f"job {job_id!r} in namespace \"default\" at version {wanted} not found")
+        revert = {k: v for k, v in copy.deepcopy(target).items() if k not in SERVER_FIELDS}
+        answer = self._register(revert, False, 0, record["submissions"].get(target["Version"]), now)
+        return {"EvalID": answer["EvalID"], "EvalCreateIndex": answer["EvalCreateIndex"],
+                "JobModifyIndex": answer["JobModifyIndex"], "Index": self._index}
+
     def _mark_stable_without_deployments(self) -> bool:
         changed = False
         for job_id, record in self._jobs.items():
@@ -1144,6 +1346,11 @@ class NomadApiDouble:
                     ev = self._fail(dep, "Deployment marked as failed", now)
                 return {"EvalID": ev["ID"], "EvalCreateIndex": ev["CreateIndex"], "DeploymentModifyIndex": self._index,
                         "Index": self._index}
+        match = re.fullmatch(r"/v1/deployment/allocation-health/([^/]+)", path)
+        if match and method == "POST":
+            self.authorize(token, "submit-job")
+            with self._cond:
+                return self._alloc_health(match.group(1), body or {}, now)
         match = re.fullmatch(r"/v1/deployment/([^/]+)", path)
         if match and method == "GET":
             self.authorize(token, "read-job")
@@ -1171,12 +1378,16 @@ class NomadApiDouble:
         raise DoubleError(404, f"Invalid URL or not implemented by NomadApiDouble: {method} {path}")
 
     def _job_endpoint(self, method: str, rest: str, query: dict, body: Any, token: str | None, now: float) -> Any:
-        for suffix in ("/allocations", "/deployments", "/deployment", "/versions", "/dispatch"):
+        for suffix in ("/allocations", "/deployments", "/deployment", "/versions", "/dispatch", "/revert"):
             if rest.endswith(suffix):
                 job_id, action = rest[: -len(suffix)], suffix[1:]
                 break
         else:
             job_id, action = rest, ""
+        if action == "revert" and method == "POST":
+            self.authorize(token, "submit-job")
+            with self._cond:
+                return self._revert(job_id, body or {}, now)
         if action == "dispatch" and method == "POST":
             self.authorize(token, "dispatch-job")
             with self._cond:
@@ -1195,7 +1406,8 @@ class NomadApiDouble:
                         for a in sorted(allocs, key=lambda a: a["CreateIndex"], reverse=True)]
             record = self._record(job_id)
             if action == "versions":
-                return {"Versions": copy.deepcopy(list(reversed(record["versions"]))), "Diffs": None}
+                tracked = list(reversed(record["versions"]))[: self.tracked_versions]
+                return {"Versions": copy.deepcopy(tracked), "Diffs": None}
             if action == "deployments":
                 return [self._deployment_json(d) for d in self._job_deployments(job_id)]
             if action == "deployment":
@@ -1206,7 +1418,8 @@ class NomadApiDouble:
     def _stub(self, alloc: dict, resources: bool) -> dict:
         keys = ["ID", "EvalID", "Name", "Namespace", "NodeID", "NodeName", "JobID", "JobVersion", "TaskGroup",
                 "DesiredStatus", "DesiredDescription", "ClientStatus", "ClientDescription", "DeploymentStatus",
-                "TaskStates", "CreateIndex", "ModifyIndex", "CreateTime", "ModifyTime"]
+                "TaskStates", "NextAllocation", "FollowupEvalID", "CreateIndex", "ModifyIndex", "CreateTime",
+                "ModifyTime"]
         stub = {k: copy.deepcopy(alloc[k]) for k in keys}
         stub["JobType"] = self._version_of(alloc["JobID"], alloc["JobVersion"])["Type"]
         if resources:
@@ -1223,6 +1436,7 @@ class NomadApiDouble:
         if purge:
             del self._jobs[job_id]
             for alloc_id in [a for a, v in self._allocs.items() if v["JobID"] == job_id]:
+                self._unlisten(alloc_id)
                 del self._allocs[alloc_id]
             for dep_id in [d for d, v in self._deployments.items() if v["JobID"] == job_id]:
                 del self._deployments[dep_id]
@@ -1288,7 +1502,7 @@ class NomadApiDouble:
                 raise DoubleError(404, "Unknown allocation")
             if task not in alloc["_logs"]:
                 raise DoubleError(400, f"unknown task name {task!r}")
-            if alloc["TaskStates"][task]["State"] == "pending":
+            if not alloc["TaskStates"][task]["StartedAt"]:  # Nomad: StartedAt.IsZero(), not the state
                 raise DoubleError(404, f"task {task!r} not started yet. No logs available")
             data = alloc["_logs"][task][stream]
             offset = int(query.get("offset") or 0)
@@ -1414,6 +1628,46 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:  # noqa: N802
         self._dispatch("DELETE")
+
+
+class _AppListener:
+    """The simulated app of a web allocation: a real HTTP server on the allocation's port that
+    answers every GET by the allocation's check status ("passing": 200, "critical": 500
+    "unhealthy"); bound from placement but listening only while the task runs with a check
+    status set, so that before (and after) connections are refused, as with a real app."""
+
+    def __init__(self, double: NomadApiDouble, port: int = 0):
+        self.double, self.alloc_id, self.active = double, "", False
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 -- the stdlib's signature
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 -- http.server's names
+                alloc = listener.double._allocs.get(listener.alloc_id) or {}
+                status, body = (200, b"ok\n") if alloc.get("_check") == "passing" else (500, b"unhealthy\n")
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = _Server(("127.0.0.1", port), Handler, bind_and_activate=False)
+        self.server.server_bind()
+        self.port = self.server.server_address[1]
+
+    def activate(self) -> None:
+        if not self.active:
+            self.active = True
+            self.server.server_activate()
+            threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self) -> None:
+        """Stop listening now (the port can be bound again at once: a restarted task's)."""
+        if self.active:
+            self.active = False
+            self.server.shutdown()  # its handlers never take the double's lock: no deadlock
+        self.server.server_close()
 
 
 def main() -> None:  # pragma: no cover - a manual tool

@@ -104,8 +104,12 @@ class NomadScheduler:
             job = self.api.job(job_id)
             if job is None:
                 return []
-            shown = [a for a in self.api.allocations(job_id) if A.wanted(a) or _unreplaced_crash(a)]
-            labels, _ = self.deployments.labelled(job_id, shown)
+            live = None if job.get("Stop") else A.label_of(job).deployment
+            found = [a for a in self.api.allocations(job_id) if A.wanted(a) or _unreplaced_crash(a)]
+            labels, _ = self.deployments.labelled(job_id, found)
+        # A crashed canary is its failed deployment's business (its failure says why); a crashed
+        # instance of what the job runs now is shown until Nomad replaces it.
+        shown = [a for a in found if A.wanted(a) or (not A.canary(a) and labels[a["ID"]].deployment == live)]
         web = {g["Name"]: _check_path(g) for g in job.get("TaskGroups") or [] if g.get("Services")}
         targets = {a["ID"]: (A.address(a), web[a["TaskGroup"]]) for a in shown
                    if a.get("TaskGroup") in web and A.address(a) and A.instance_state(a) == "running"}

@@ -182,10 +182,18 @@ class Deployments:
         """Nomad stops the older allocations itself once canaries are promoted (shutdown_delay,
         then the task's kill_timeout): count those that still exist."""
         job_id = names.job(plan.app)
-        with self.api.errors(f"count the old instances of {plan.app}"):
+        doing = f"count the old instances of {plan.app}"
+        with self.api.errors(doing):
+            job = self.api.job(job_id)
             allocations = [a for a in self.api.allocations(job_id) if A.exists(a)]
             labels, _ = self.labelled(job_id, allocations)
-        return sum(1 for a in allocations if labels[a["ID"]].deployment not in keep)
+        others = [a for a in allocations if labels[a["ID"]].deployment not in keep]
+        if others and job is not None and len(keep) == 1 and not any(p.quantity for p in plan.processes) \
+                and A.label_of(job).deployment not in keep and any(A.wanted(a) for a in others):
+            # A live deployment with nothing to run is never started: Nomad would not stop the
+            # others on its own; registering its job (every count 0) does.
+            self.reconcile(plan, next(iter(keep)))
+        return len(others)
 
     # ------------------------------------------------------------------ discard
     def discard(self, plan: AppPlan, deployment_id: str) -> None:
@@ -250,22 +258,23 @@ class Deployments:
 
     # ------------------------------------------------------------------ reconcile
     def reconcile(self, plan: AppPlan, deployment_id: str) -> None:
+        """Register the live deployment's job again when Nomad's differs from the plan: other
+        quantities, tags or checks (applied in place), a job that vanished or was stopped, or a
+        job that still says another deployment (a live deployment that had nothing to run, a
+        discard that could not go back). It is registered without canaries: nobody promotes
+        them, so what Nomad must replace it replaces in place of the old allocations. The deploy
+        service calls this only while no rollout is starting."""
         job_id = names.job(plan.app)
         doing = f"apply the formation of {plan.app}"
         secrets = list(plan.env.values())
         with self.api.errors(doing, secrets):
             job = self.api.job(job_id)
-        if job is not None and not job.get("Stop") and A.label_of(job).deployment != deployment_id:
-            return  # another deployment is in flight, or was just discarded: not reconcile's business
-        hcl = render_job(plan, self.options, self.tags, deployment_id)
+        hcl = render_job(plan, self.options, self.tags, deployment_id, canaries=False)
         with self.api.errors(doing, secrets):
             wanted = self.api.parse(hcl)
         if job is not None and not job.get("Stop"):
-            if shape(job) == shape(wanted):
-                return
-            if destructive(job, wanted):
-                log.warning("nomad: %s: the plan changes more than quantities, tags and checks; that needs a "
-                            "deployment, not reconcile", doing)
+            if A.label_of(job).deployment == deployment_id and shape(job) == shape(wanted) \
+                    and not destructive(job, wanted):
                 return
         else:
             log.info("nomad: %s: job %s is gone or stopped, registering the live deployment again", doing, job_id)
@@ -281,15 +290,14 @@ def _spec(job: dict) -> dict:
 
 
 def shape(job: dict) -> str:
-    """What reconcile may change in place: group counts, services (tags, checks), update blocks."""
+    """What reconcile may change in place: group counts and services (tags, checks)."""
     groups = {}
     for group in job.get("TaskGroups") or []:
         services = [{"Name": s.get("Name"), "Tags": sorted(s.get("Tags") or []),
                      "CanaryTags": sorted(s.get("CanaryTags") or []),
                      "Checks": [(c.get("Type"), c.get("Path") or "") for c in s.get("Checks") or []]}
                     for s in group.get("Services") or []]
-        groups[group["Name"]] = {"Count": int(group.get("Count") or 0), "Services": services,
-                                 "Update": _update(group.get("Update"))}
+        groups[group["Name"]] = {"Count": int(group.get("Count") or 0), "Services": services}
     return json.dumps(groups, sort_keys=True)
 
 
@@ -310,8 +318,3 @@ def _tasks(group: dict) -> list[Any]:
              int((t.get("Resources") or {}).get("CPU") or 0), int((t.get("Resources") or {}).get("MemoryMB") or 0))
             for t in group.get("Tasks") or []]
 
-
-def _update(update: dict | None) -> list[Any]:
-    update = update or {}
-    return [update.get(k) for k in ("Canary", "MaxParallel", "HealthCheck", "MinHealthyTime", "HealthyDeadline",
-                                    "ProgressDeadline", "AutoRevert", "AutoPromote")]

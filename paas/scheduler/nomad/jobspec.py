@@ -168,10 +168,13 @@ def _context(plan: AppPlan, options: NomadOptions, the_job_id: str, deployment_i
     }
 
 
-def render_job(plan: AppPlan, settings: Any, tags: RouteTags, deployment_id: str = "") -> str:
+def render_job(plan: AppPlan, settings: Any, tags: RouteTags, deployment_id: str = "", *,
+               canaries: bool = True) -> str:
     """The HCL2 job of plan, registered by deployment `deployment_id`. settings: Settings or
     NomadOptions. Every group has canary = count (blue/green beside the old allocations) and
-    auto_promote off: the platform judges the canaries and promotes them."""
+    auto_promote off: the platform judges the canaries and promotes them. canaries=False (what
+    reconcile registers for the live deployment): canary = 0, so that whatever Nomad must replace
+    is replaced in place of the old allocations, with nobody to promote it."""
     options = NomadOptions.from_settings(settings)
     update = plan.update.validate()
     live = tags.live_tags(plan.app, plan.release, app_hosts(plan.app, plan.domains, options.platform_domain),
@@ -195,6 +198,7 @@ def render_job(plan: AppPlan, settings: Any, tags: RouteTags, deployment_id: str
         group = {
             "name": process.type,
             "count": process.quantity if running else 0,
+            "canary": process.quantity if running and canaries else 0,
             "web": process.is_web,
             "health_check": "checks" if process.is_web else "task_states",
             "timings": timings,

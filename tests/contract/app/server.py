@@ -1,6 +1,7 @@
 """The contract suite's app for the real legs (real Nomad, Docker): an HTTP server on $PORT whose
 /health answers 500 when CONTRACT_UNHEALTHY=1, and that prints the suite's log marker. With
---worker it only prints the marker and sleeps. Python standard library only."""
+--worker it only prints the marker and sleeps. CONTRACT_EXIT=N: print the exit marker on stderr
+and exit with N at once (a release that cannot start). Python standard library only."""
 
 import os
 import sys
@@ -8,6 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 MARKER = "contract-app listening"
+EXIT_MARKER = "contract-app exiting on purpose"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -21,6 +23,11 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    if os.environ.get("CONTRACT_EXIT"):
+        code = int(os.environ["CONTRACT_EXIT"])
+        print(EXIT_MARKER, file=sys.stderr, flush=True)
+        print(f"exit code {code}", file=sys.stderr, flush=True)
+        sys.exit(code)
     if "--worker" in sys.argv:
         print(f"{MARKER} (worker)", flush=True)
         while True:
