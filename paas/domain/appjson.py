@@ -140,9 +140,11 @@ def parse_app_json(text: str) -> tuple[AppJson, list[str]]:
     failures: int | None = None
     uptime = 0
     for name, entries in checks.items():
-        where = f"healthchecks.{str(name)[:40]}"
         if not isinstance(name, str) or not PROCESS_TYPE_RE.match(name):
-            raise _fail(where, "is not a process type (lowercase letters, digits, '_' or '-')")
+            # repr: the name is the tenant's text, shown in push output and build records.
+            raise _fail(f"healthchecks key {name[:40]!r}", "is not a process type (lowercase letters, digits, "
+                        "'_' or '-', starting with a letter)")
+        where = f"healthchecks.{name}"
         if not isinstance(entries, list):
             raise _fail(where, f"must be a list of checks, not {_kind(entries)}")
         if len(entries) > MAX_CHECKS_PER_TYPE:
