@@ -664,6 +664,11 @@ class NomadApiDouble:
             version = record["versions"][-1]["Version"] if version is None else version
             return record["submissions"].get(version)
 
+    def tracked_versions_of(self, job_id: str) -> list[dict]:
+        """The versions GET /v1/job/:id/versions answers with (the newest tracked_versions)."""
+        with self._cond:
+            return copy.deepcopy(list(reversed(self._jobs[job_id]["versions"]))[: self.tracked_versions])
+
     def allocations(self, job_id: str) -> list[dict]:
         with self._cond:
             return [_public(a) for a in self._allocs.values() if a["JobID"] == job_id]
@@ -827,6 +832,11 @@ class NomadApiDouble:
                     for _ in range(group["Count"]):
                         self._place(job, group, now)
             job["Status"] = "running"
+            return
+        job["Status"] = "running"
+        if any(d["Status"] == "running" and d["JobVersion"] == job["Version"] for d in self._job_deployments(job_id)):
+            # This version's deployment goes on (its canaries are placed; promotion places the
+            # rest): an evaluation meanwhile (an allocation's health set) places nothing new.
             return
         groups = {g["Name"]: g for g in job["TaskGroups"]}
         for alloc in live:

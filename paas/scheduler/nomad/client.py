@@ -29,8 +29,10 @@ from .options import NomadOptions
 
 # Nomad could not be reached or failed (503 at the API).
 Unreachable = SchedulerUnavailable
-# A check-and-set mismatch on register is HTTP 500 with this text (not 409).
+# A check-and-set mismatch on register is HTTP 500 with this text (not 409), and on revert
+# (EnforcePriorVersion) with the second.
 CAS_CONFLICT = "Enforcing job modify index"
+REVERT_CONFLICT = "; enforcing version"
 
 
 class NomadApi:
@@ -63,7 +65,7 @@ class NomadApi:
             if not isinstance(response, requests.Response):
                 raise self.unreachable(doing, response) from None
             text = self.scrub(response.text.strip(), secrets)[:300]
-            if CAS_CONFLICT in text:
+            if CAS_CONFLICT in text or REVERT_CONFLICT in text:
                 raise ConcurrentUpdate(
                     f"Could not {doing}: the Nomad job changed since it was read (another deploy or an operator "
                     f"registered it meanwhile); nothing was submitted, retry. Nomad said: {text}") from None

@@ -79,21 +79,18 @@ class Deployments:
             hcl = render_job(plan, self.options, self.tags, deployment_id)
         except ValidationError as exc:
             raise StartFailed(f"Release v{plan.release} of {plan.app} cannot run on Nomad: {exc}") from None
-        for attempt in range(CAS_RETRIES):
+        with self.api.errors(doing, secrets):
+            current = self.api.job(job_id)
+        if current and not current.get("Stop") and A.label_of(current).deployment == deployment_id:
+            return  # registered already (a controller that crashed after registering)
+        try:
             with self.api.errors(doing, secrets):
-                current = self.api.job(job_id)
-            if current and not current.get("Stop") and A.label_of(current).deployment == deployment_id:
-                return  # registered already (a controller that crashed after registering)
-            try:
-                with self.api.errors(doing, secrets):
-                    job = self.api.parse(hcl)
-                self.api.submit(job_id, job, int(current["JobModifyIndex"]) if current else 0, doing, secrets, hcl)
-                return
-            except ValidationError as exc:
-                raise StartFailed(f"Nomad refused release v{plan.release} of {plan.app}: {exc}") from None
-            except ConcurrentUpdate:
-                if attempt == CAS_RETRIES - 1:
-                    raise
+                job = self.api.parse(hcl)
+            # Check-and-set: a job someone else registered since it was read is never overwritten
+            # here (ConcurrentUpdate; the deploy service tries again with what it reads then).
+            self.api.submit(job_id, job, int(current["JobModifyIndex"]) if current else 0, doing, secrets, hcl)
+        except ValidationError as exc:
+            raise StartFailed(f"Nomad refused release v{plan.release} of {plan.app}: {exc}") from None
 
     # ------------------------------------------------------------------ observe
     def observe(self, plan: AppPlan, deployment_id: str) -> list[InstanceReport]:
@@ -199,29 +196,25 @@ class Deployments:
     def discard(self, plan: AppPlan, deployment_id: str) -> None:
         job_id = names.job(plan.app)
         doing = f"discard the deployment of v{plan.release} of {plan.app}"
-        with self.api.errors(doing):
-            job = self.api.job(job_id)
-            if job is None or job.get("Stop"):
-                return
-            versions = A.labels(self.api.versions(job_id))
-            mine = {v for v, label in versions.items() if label.deployment == deployment_id}
-            for dep in self.api.deployments(job_id):
-                if int(dep.get("JobVersion") or 0) in mine and dep.get("Status") in ACTIVE:
-                    self._fail(dep["ID"])
-            job = self.api.job(job_id)
-        if job is None or job.get("Stop") or int(job.get("Version") or 0) not in mine:
-            return  # Nomad reverted it, or a newer deployment registered the job since
         for attempt in range(CAS_RETRIES):
+            with self.api.errors(doing):
+                job = self.api.job(job_id)
+                if job is None or job.get("Stop"):
+                    return
+                mine = {v for v, label in A.labels(self.api.versions(job_id)).items()
+                        if label.deployment == deployment_id}
+                for dep in self.api.deployments(job_id):
+                    if int(dep.get("JobVersion") or 0) in mine and dep.get("Status") in ACTIVE:
+                        self._fail(dep["ID"])
+                job = self.api.job(job_id)
+            if job is None or job.get("Stop") or int(job.get("Version") or 0) not in mine:
+                return  # Nomad reverted it, or a newer deployment registered the job since
             try:
                 self._go_back(plan, job, mine, deployment_id, doing)
                 return
             except ConcurrentUpdate:
                 if attempt == CAS_RETRIES - 1:
-                    raise
-                with self.api.errors(doing):
-                    job = self.api.job(job_id)
-                if job is None or job.get("Stop") or int(job.get("Version") or 0) not in mine:
-                    return
+                    raise  # someone else keeps registering the job: the deploy service retries
 
     def _fail(self, nomad_deployment: str) -> None:
         try:
