@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from paas.config import Settings
 from paas.domain.scheduler import AppPlan, UpdatePolicy
-from paas.router import tags as router_tags
+from paas.router.route_tags import ConsulCatalogTags
 from paas.scheduler.nomad import NomadScheduler
 from tests.doubles.nomad_api import NomadApiDouble, TaskExit
 
@@ -63,13 +63,13 @@ def contract_app(double: NomadApiDouble) -> NomadApiDouble:
 def double_target() -> Iterator[SchedulerUnderTest]:
     with contract_app(NomadApiDouble()) as double:
         settings = replace(Settings(), scheduler="nomad", nomad_addr=double.address, nomad_token=None)
-        yield SchedulerUnderTest("nomad-double", NomadScheduler(settings, router_tags), NomadDoubleDriver())
+        yield SchedulerUnderTest("nomad-double", NomadScheduler(settings, ConsulCatalogTags(settings.platform_domain, settings.https_port)), NomadDoubleDriver())
 
 
 @contextmanager
 def real_target(image: str) -> Iterator[SchedulerUnderTest]:
     settings = replace(Settings.from_env(), scheduler="nomad")
-    yield SchedulerUnderTest("nomad-real", NomadScheduler(settings, router_tags), NomadRealDriver(image))
+    yield SchedulerUnderTest("nomad-real", NomadScheduler(settings, ConsulCatalogTags(settings.platform_domain, settings.https_port)), NomadRealDriver(image))
 
 
 def real_leg_skip_reason() -> str | None:

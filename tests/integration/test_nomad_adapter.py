@@ -13,13 +13,14 @@ import requests
 from paas.domain import names
 from paas.domain.errors import PaasError, StartFailed
 from paas.domain.scheduler import AppPlan, ProcessPlan, UpdatePolicy
-from paas.router import tags as router_tags
+from paas.router.route_tags import ConsulCatalogTags
 from paas.scheduler.nomad import NomadOptions, NomadScheduler
 from tests.doubles.nomad_api import NomadApiDouble, TaskExit
 from tests.rollout import roll_out
 from tests.support.polling import wait_until
 
 UPDATE = UpdatePolicy(min_healthy_time=0.05, healthy_deadline=2.0, drain_time=0.0, stop_timeout=1.0)
+TAGS = ConsulCatalogTags("paas.test", None)
 JOB = names.job("shop")
 
 
@@ -32,7 +33,7 @@ def plan(release: int, web: int = 1, worker: int = 0, token: str | None = None, 
 
 
 def scheduler(double: NomadApiDouble, **options) -> NomadScheduler:
-    return NomadScheduler(None, router_tags, NomadOptions(addr=double.address, timeout=2.0, check_interval=1.0,
+    return NomadScheduler(None, TAGS, NomadOptions(addr=double.address, timeout=2.0, check_interval=1.0,
                                                           **options))
 
 
@@ -347,14 +348,14 @@ def test_follow_ends_when_the_instances_go_away(double, sched):
 
 
 def test_tls_and_namespace_options_reach_python_nomad():
-    sched = NomadScheduler(None, router_tags, NomadOptions(
+    sched = NomadScheduler(None, TAGS, NomadOptions(
         addr="https://nomad.example:4646", token="t0ken", namespace="apps", region="eu", cacert="/etc/nomad/ca.pem",
         client_cert="/etc/nomad/cli.pem", client_key="/etc/nomad/cli-key.pem"))
     settings = sched.client.requester_settings
     assert settings["address"] == "https://nomad.example:4646" and settings["namespace"] == "apps"
     assert settings["verify"] == "/etc/nomad/ca.pem" and settings["cert"] == ("/etc/nomad/cli.pem", "/etc/nomad/cli-key.pem")
     assert settings["region"] == "eu" and settings["token"] == "t0ken"
-    insecure = NomadScheduler(None, router_tags, NomadOptions(addr="https://n:4646", skip_verify=True))
+    insecure = NomadScheduler(None, TAGS, NomadOptions(addr="https://n:4646", skip_verify=True))
     assert insecure.client.requester_settings["verify"] is False
     assert NomadOptions(addr="https://user:pw@n:4646").base_url == "https://n:4646"
 

@@ -7,18 +7,19 @@ import pytest
 import requests
 
 from paas.domain.scheduler import AppPlan, ProcessPlan, UpdatePolicy
-from paas.router import tags as router_tags
+from paas.router.route_tags import ConsulCatalogTags
 from paas.scheduler.nomad import NomadOptions, render_job, render_run_job
 from tests.conftest import wait_until
 from tests.doubles.nomad_api import NomadApiDouble
 
 UPDATE = UpdatePolicy(min_healthy_time=0.05, healthy_deadline=1.0, drain_time=0.0, stop_timeout=1.0)
+TAGS = ConsulCatalogTags("paas.test", None)
 
 
 def hcl(release: int, web: int = 2, options: NomadOptions | None = None) -> str:
     plan = AppPlan(app="shop", release=release, image=f"img:{release}", env={},
                    processes=[ProcessPlan("web", "serve", web, healthcheck="/health")], update=UPDATE)
-    return render_job(plan, options or NomadOptions(), router_tags)
+    return render_job(plan, options or NomadOptions(), TAGS)
 
 
 class Client:

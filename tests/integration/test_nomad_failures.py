@@ -11,7 +11,7 @@ import pytest
 from paas.domain import names
 from paas.domain.errors import ConcurrentUpdate, PaasError, PermissionDenied, StartFailed
 from paas.domain.scheduler import AppPlan, ProcessPlan, UpdatePolicy
-from paas.router import tags as router_tags
+from paas.router.route_tags import ConsulCatalogTags
 from paas.scheduler.nomad import NomadOptions, NomadScheduler, Unreachable, render_job
 from tests.doubles.nomad_api import NomadApiDouble, canonicalize, hcl_to_job
 from tests.rollout import roll_out
@@ -19,6 +19,7 @@ from tests.support.polling import wait_until
 
 SECRET = "pg-password-123"
 UPDATE = UpdatePolicy(min_healthy_time=0.05, healthy_deadline=2.0, drain_time=0.0, stop_timeout=1.0)
+TAGS = ConsulCatalogTags("paas.test", None)
 JOB = names.job("shop")
 
 
@@ -29,7 +30,7 @@ def plan(release: int, app: str = "shop", web: int = 1) -> AppPlan:
 
 
 def scheduler(double: NomadApiDouble, token: str | None = None, **options) -> NomadScheduler:
-    return NomadScheduler(None, router_tags, NomadOptions(addr=double.address, token=token, timeout=2.0, **options))
+    return NomadScheduler(None, TAGS, NomadOptions(addr=double.address, token=token, timeout=2.0, **options))
 
 
 def assert_v1_still_serving(sched: NomadScheduler) -> None:
@@ -85,7 +86,7 @@ def test_unreachable_reads_and_logs_fail_clearly(double):
 def test_cas_conflict_becomes_a_concurrent_update(double):
     sched = scheduler(double)
     roll_out(sched, plan(1))
-    competitor = canonicalize(hcl_to_job(render_job(plan(3), NomadOptions(), router_tags, "theirs")))
+    competitor = canonicalize(hcl_to_job(render_job(plan(3), NomadOptions(), TAGS, "theirs")))
 
     def someone_else_registers() -> None:
         job = double.job(JOB)
@@ -102,7 +103,7 @@ def test_cas_conflict_becomes_a_concurrent_update(double):
 
 def test_cas_create_only_when_the_job_appears_meanwhile(double):
     sched = scheduler(double)
-    other = canonicalize(hcl_to_job(render_job(plan(7), NomadOptions(), router_tags, "theirs")))
+    other = canonicalize(hcl_to_job(render_job(plan(7), NomadOptions(), TAGS, "theirs")))
     double.before("POST", r"^/v1/jobs$", lambda: double.handle(
         "POST", "/v1/jobs", {}, {"Job": other, "EnforceIndex": True, "JobModifyIndex": 0}, None))
     with pytest.raises(ConcurrentUpdate):
@@ -151,7 +152,7 @@ def test_a_discard_that_loses_a_race_with_another_writer_tries_again(double):
             job["Stable"] = False  # no stable version: the adapter reverts itself, with EnforcePriorVersion
     deployment = secrets.token_hex(6)
     sched.start(plan(2), deployment)
-    again = canonicalize(hcl_to_job(render_job(plan(2), NomadOptions(), router_tags, deployment)))
+    again = canonicalize(hcl_to_job(render_job(plan(2), NomadOptions(), TAGS, deployment)))
     again["TaskGroups"][0]["Count"] = 1
     again["Meta"] = {**again["Meta"], "touched": "yes"}  # an operator re-registers it meanwhile
 

@@ -14,7 +14,7 @@ import pytest
 
 from paas.domain.errors import ValidationError
 from paas.domain.scheduler import AppPlan, ProcessPlan, UpdatePolicy
-from paas.router import tags as router_tags
+from paas.router.route_tags import ConsulCatalogTags
 from paas.scheduler.nomad.jobspec import (
     LAUNCHER_PROBE,
     go_duration,
@@ -27,6 +27,7 @@ from paas.scheduler.nomad.options import Constraint, NomadOptions
 from tests.doubles.nomad_api import canonicalize, hcl_to_job, validate
 
 GOLDEN = Path(__file__).parent / "golden" / "app.nomad.hcl"
+TAGS = ConsulCatalogTags("paas.example.com", None)
 DEPLOYMENT = "d-5a1c"  # the platform's deployment id, labelling the job version (Meta)
 OPTIONS = NomadOptions(
     datacenters=("dc1", "dc2"),
@@ -35,7 +36,6 @@ OPTIONS = NomadOptions(
     registry="registry.example.com:5000",
     registry_username="puller",
     registry_password="pull-secret",
-    platform_domain="paas.example.com",
     default_memory="256M",
     default_cpu=0.1,
 )
@@ -77,7 +77,7 @@ def parsed(text: str) -> dict:
 
 
 def test_golden_web_worker_app():
-    text = render_job(web_worker_plan(), OPTIONS, router_tags, DEPLOYMENT)
+    text = render_job(web_worker_plan(), OPTIONS, TAGS, DEPLOYMENT)
     if os.environ.get("PAAS_UPDATE_GOLDEN"):
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(text)
@@ -86,7 +86,7 @@ def test_golden_web_worker_app():
 
 
 def test_rendered_job_is_valid_hcl2_with_the_expected_shape():
-    body = parsed(render_job(web_worker_plan(), OPTIONS, router_tags, DEPLOYMENT))['"paas-shop"']
+    body = parsed(render_job(web_worker_plan(), OPTIONS, TAGS, DEPLOYMENT))['"paas-shop"']
     assert body["type"] == '"service"' and body["datacenters"] == ['"dc1"', '"dc2"']
     assert body["node_pool"] == '"apps"'
     assert [c["operator"] for c in body["constraint"]] == ['"="', '"is_set"']
@@ -106,7 +106,7 @@ def test_rendered_job_is_valid_hcl2_with_the_expected_shape():
 
 
 def test_the_double_parses_the_job_like_nomad_and_nomads_rules_accept_it():
-    job = canonicalize(hcl_to_job(render_job(web_worker_plan(), OPTIONS, router_tags, DEPLOYMENT)))
+    job = canonicalize(hcl_to_job(render_job(web_worker_plan(), OPTIONS, TAGS, DEPLOYMENT)))
     validate(job)  # min_healthy_time < healthy_deadline < progress_deadline, check intervals, ports...
     web, worker = job["TaskGroups"]
     service = web["Services"][0]
@@ -135,7 +135,7 @@ def test_the_double_parses_the_job_like_nomad_and_nomads_rules_accept_it():
 def test_user_strings_survive_hcl_exactly():
     """Config values reach Nomad byte for byte: no HCL interpolation, no broken quoting."""
     plan = web_worker_plan(env=dict(TRICKY))
-    text = render_job(plan, OPTIONS, router_tags, DEPLOYMENT)
+    text = render_job(plan, OPTIONS, TAGS, DEPLOYMENT)
     parsed(text)  # python-hcl2 accepts it
     env = hcl_to_job(text)["TaskGroups"][0]["Tasks"][0]["Env"]
     for key, value in TRICKY.items():
@@ -169,7 +169,7 @@ def test_durations_memory_and_constraints():
 
 def test_tcp_check_without_healthcheck_and_image_command_when_none():
     plan = web_worker_plan(processes=[ProcessPlan("web", "", 1)])
-    job = hcl_to_job(render_job(plan, OPTIONS, router_tags, DEPLOYMENT))
+    job = hcl_to_job(render_job(plan, OPTIONS, TAGS, DEPLOYMENT))
     check = job["TaskGroups"][0]["Services"][0]["Checks"][0]
     assert check["Type"] == "tcp" and check["Path"] == ""
     assert "entrypoint" not in job["TaskGroups"][0]["Tasks"][0]["Config"]  # the image's own CMD
@@ -177,28 +177,31 @@ def test_tcp_check_without_healthcheck_and_image_command_when_none():
 
 def test_every_type_scaled_to_zero_keeps_the_groups_at_count_zero():
     plan = web_worker_plan(processes=[ProcessPlan("web", "x", 0), ProcessPlan("worker", "y", 0)])
-    job = canonicalize(hcl_to_job(render_job(plan, OPTIONS, router_tags, DEPLOYMENT)))
+    job = canonicalize(hcl_to_job(render_job(plan, OPTIONS, TAGS, DEPLOYMENT)))
     validate(job)
     assert [(g["Name"], g["Count"], g["Update"]["Canary"]) for g in job["TaskGroups"]] == [("web", 0, 0), ("worker", 0, 0)]
 
 
 def test_tls_force_follows_the_plan_and_the_https_port():
     plan = web_worker_plan(force_tls=True)
-    tags = hcl_to_job(render_job(plan, NomadOptions(https_port=8443), router_tags))["TaskGroups"][0]["Services"][0]["Tags"]
+    tags = hcl_to_job(render_job(plan, NomadOptions(), ConsulCatalogTags("paas.test", 8443)))["TaskGroups"][0]["Services"][0]["Tags"]
     assert "tls=force" in tags and any(t.endswith("redirectscheme.port=8443") for t in tags)
 
 
 def test_no_registry_auth_without_credentials():
-    text = render_job(web_worker_plan(), NomadOptions(), router_tags)
+    text = render_job(web_worker_plan(), NomadOptions(), TAGS)
     assert "auth {" not in text and 'datacenters = ["dc1"]' in text and "node_pool" not in text
 
 
 def test_live_and_canary_tags_must_differ():
     class SameTags:
-        def live_tags(self, app, release, hosts, **options):
+        def live(self, plan):
             return ["paas"]
 
-        def canary_tags(self, app, release):
+        def canary(self, plan):
+            return ["paas"]
+
+        def unrouted(self, plan, canary):
             return ["paas"]
 
     with pytest.raises(ValidationError, match="differ"):
@@ -223,7 +226,7 @@ def test_run_job_is_a_parameterized_batch_job_that_never_retries():
 def test_every_task_is_unprivileged():
     """Finding 10 on Nomad: the docker driver's own keys (user, cap_drop, security_opt, pids_limit)."""
     options = NomadOptions(app_user="20000:20000", pids_limit=300)
-    app_job = canonicalize(hcl_to_job(render_job(web_worker_plan(), options, router_tags)))
+    app_job = canonicalize(hcl_to_job(render_job(web_worker_plan(), options, TAGS)))
     run_job = canonicalize(hcl_to_job(render_run_job(web_worker_plan(), options)))
     tasks = [t for g in app_job["TaskGroups"] + run_job["TaskGroups"] for t in g["Tasks"]]
     assert len(tasks) == 3
@@ -235,11 +238,11 @@ def test_every_task_is_unprivileged():
 
 
 def test_network_mode_applies_to_every_group_when_set():
-    plain = hcl_to_job(render_job(web_worker_plan(), OPTIONS, router_tags, DEPLOYMENT))
+    plain = hcl_to_job(render_job(web_worker_plan(), OPTIONS, TAGS, DEPLOYMENT))
     assert [n["Mode"] for n in plain["TaskGroups"][0]["Networks"]] == ["host"]  # the driver's default
     assert plain["TaskGroups"][1]["Networks"] is None
     options = NomadOptions(network_mode="cni/paas-apps")
-    job = canonicalize(hcl_to_job(render_job(web_worker_plan(), options, router_tags)))
+    job = canonicalize(hcl_to_job(render_job(web_worker_plan(), options, TAGS)))
     validate(job)
     web, worker = job["TaskGroups"]
     assert web["Networks"][0]["Mode"] == "cni/paas-apps" and web["Networks"][0]["DynamicPorts"][0]["To"] == 5000

@@ -13,8 +13,7 @@
 
 from .adapter import NomadScheduler
 from .client import Unreachable
-from .jobspec import RouteTags, render_job, render_run_job
+from .jobspec import render_job, render_run_job
 from .options import Constraint, NomadOptions
 
-__all__ = ["Constraint", "NomadOptions", "NomadScheduler", "RouteTags", "Unreachable", "render_job",
-           "render_run_job"]
+__all__ = ["Constraint", "NomadOptions", "NomadScheduler", "Unreachable", "render_job", "render_run_job"]

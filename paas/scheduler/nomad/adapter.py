@@ -12,13 +12,14 @@ from typing import Any
 import nomad
 
 from paas.domain import names
+from paas.domain.ports import RouteTags
 from paas.domain.scheduler import AppPlan, Instance, InstanceReport, LogSink
 
 from . import allocs as A
 from . import checks, logs, runs
 from .client import NomadApi
 from .deployments import Deployments
-from .jobspec import APP_META, PLATFORM_META, RouteTags, render_job
+from .jobspec import APP_META, PLATFORM_META, render_job
 from .options import NomadOptions
 
 # What preview() shows for the deployment id each start() puts in the job's Meta.

@@ -15,13 +15,16 @@ observes, routes and stops allocations, and keeps no state of its own: Nomad has
     promote    mark the canaries healthy in Nomad's deployment (the platform judged them:
                /v1/deployment/allocation-health), then promote it: Nomad re-registers them with
                the live tags and stops every older allocation (shutdown_delay, then kill_timeout)
-    retire     how many allocations of other deployments still exist (Nomad stops them itself)
+    retire     how many allocations of other deployments still exist (Nomad stops them itself;
+               a live deployment with nothing to run registers its all-zero job to make it)
     discard    fail Nomad's deployment (its unpromoted canaries stop; auto_revert registers the
                last stable version again); if the job still runs this deployment's spec, revert
-               it to the version of the deployment that still serves, or stop the job when
-               nothing else runs (a first deploy that failed)
-    reconcile  Nomad replaces crashed allocations itself; apply what only the platform knows
-               (quantities, tags, checks) in place, and register the job again if it vanished
+               it to the version of the deployment that still serves (EnforcePriorVersion), or
+               re-register that version's spec from one of its allocations when Nomad no longer
+               tracks it, or stop the job when nothing else runs (a first deploy that failed)
+    reconcile  Nomad replaces crashed allocations itself; register the live deployment's job
+               again, without canaries, when Nomad's differs (quantities, tags, checks: in
+               place), vanished, was stopped, or still says another deployment
 """
 
 from __future__ import annotations
@@ -35,12 +38,13 @@ from nomad.api import exceptions as nomad_errors
 
 from paas.domain import names
 from paas.domain.errors import ConcurrentUpdate, NotFound, PaasError, StartFailed, ValidationError
+from paas.domain.ports import RouteTags
 from paas.domain.scheduler import AppPlan, CheckResult, InstanceReport
 
 from . import allocs as A
 from . import checks, logs
 from .client import CAS_CONFLICT, NomadApi
-from .jobspec import RouteTags, render_job
+from .jobspec import render_job
 
 log = logging.getLogger(__name__)
 ACTIVE = {"running", "paused", "pending", "blocked", "unblocking", "initializing"}

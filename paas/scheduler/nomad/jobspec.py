@@ -2,8 +2,8 @@
 process type) and the parameterized batch job one-off runs are dispatched from. Rendered from
 jobspecs/*.nomad.hcl.j2; every user string goes through the `hcl` filter.
 
-The router's tags (live and canary) come in through RouteTags, so this adapter does not import
-the router adapter: wiring passes paas.router.tags (or anything with the same two functions).
+The router's tags (live and canary) come in through the RouteTags port (domain/ports.py), so this
+adapter does not import the router adapter: wiring passes the router's implementation.
 The job's Meta carries `paas_deployment`, the id of the platform's deployment that registered
 the version: it labels every allocation of that version (Nomad makes a Meta change destructive,
 so a new deployment id always means new allocations)."""
@@ -13,14 +13,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 import jinja2
 
 from paas.config import REPO_DIR
 from paas.domain import names
-from paas.domain.domains import app_hosts
 from paas.domain.errors import ValidationError
+from paas.domain.ports import RouteTags
 from paas.domain.scheduler import CONTAINER_PORT, AppPlan, ProcessPlan
 
 from .options import Constraint, NomadOptions
@@ -40,15 +40,6 @@ RUN_COMMAND_ARG = "${NOMAD_META_command}"
 # Procfile command through /bin/sh, as the docker scheduler does. "$0" is the command (args[0]).
 LAUNCHER_PROBE = 'if [ -x /paas/launcher ]; then exec /paas/launcher "$0"; fi; exec /bin/sh -c "$0"'
 MEMORY_RE = re.compile(r"^([0-9]+)([KMG])B?$", re.IGNORECASE)
-
-
-class RouteTags(Protocol):
-    """The router's tag contract (paas.router.tags satisfies it)."""
-
-    def live_tags(self, app: str, release: int, hosts: list[str], *, force_tls: bool = False,
-                  https_port: int | None = None) -> list[str]: ...
-
-    def canary_tags(self, app: str, release: int) -> list[str]: ...
 
 
 def hcl_string(value: Any) -> str:
@@ -177,9 +168,7 @@ def render_job(plan: AppPlan, settings: Any, tags: RouteTags, deployment_id: str
     is replaced in place of the old allocations, with nobody to promote it."""
     options = NomadOptions.from_settings(settings)
     update = plan.update.validate()
-    live = tags.live_tags(plan.app, plan.release, app_hosts(plan.app, plan.domains, options.platform_domain),
-                          force_tls=plan.force_tls, https_port=options.https_port)
-    canary = tags.canary_tags(plan.app, plan.release)
+    live, canary = tags.live(plan), tags.canary(plan)
     if set(live) == set(canary):
         raise ValidationError("Live and canary tags must differ, or canaries would take live traffic")
     timings = {

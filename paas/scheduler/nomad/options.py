@@ -54,8 +54,6 @@ class NomadOptions:
     registry: str = "127.0.0.1:5000"
     registry_username: str | None = None
     registry_password: str | None = None
-    platform_domain: str = "paas.test"
-    https_port: int | None = None  # where clients reach HTTPS (PAAS_HTTPS_PORT), for tls:force redirects
     # Job Meta `platform` (the KV prefix): apps() only reports this platform's jobs.
     platform: str = "paas"
     # Nomad's Consul check of web instances; the adapter's own probe of canaries (observe) and
@@ -109,8 +107,6 @@ class NomadOptions:
             registry=str(get("registry", cls.registry)),
             registry_username=get("registry_username", None),
             registry_password=get("registry_password", None),
-            platform_domain=str(get("platform_domain", cls.platform_domain)),
-            https_port=get("https_port", None),
             platform=str(get("kv_prefix", cls.platform)),
             run_timeout=float(get("run_timeout", cls.run_timeout)),
             app_user=str(get("app_user", cls.app_user)),
