@@ -1,5 +1,5 @@
 """The docker leg of the contract suite: the docker adapter on the real Docker engine and Consul
-agent, with its own KV prefix (and so its own platform label)."""
+agent, with its own KV prefix (and so its own platform label; the adapter keeps no state)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import docker
 
 from paas.config import Settings
 from paas.domain.scheduler import AppPlan, UpdatePolicy
+from paas.router.route_tags import ConsulCatalogTags
 from paas.scheduler.docker import DockerScheduler
-from paas.store.kv import ConsulKV, connect
+from paas.store.kv import connect
 
 from .driver import SchedulerUnderTest, contract_plan
 
@@ -45,11 +46,10 @@ def target() -> Iterator[SchedulerUnderTest]:
                                    buildargs={"BASE": "paas/stack-run:latest"})
     settings = replace(Settings.from_env(), kv_prefix=f"paas-contract-{uuid.uuid4().hex[:8]}",
                        consul_addr=os.environ.get("CONSUL_HTTP_ADDR", "127.0.0.1:8500"))
-    kv = ConsulKV(connect(settings.consul_addr, settings.consul_token), settings.kv_prefix)
-    scheduler = DockerScheduler(settings, kv, connect(settings.consul_addr, settings.consul_token), client)
+    scheduler = DockerScheduler(settings, connect(settings.consul_addr, settings.consul_token),
+                                ConsulCatalogTags(settings.platform_domain, settings.https_port), client)
     try:
         yield SchedulerUnderTest("docker", scheduler, DockerDriver("paas-contract-app:latest"))
     finally:
         for app in scheduler.apps():
             scheduler.destroy(app)
-        kv.txn([{"KV": {"Verb": "delete-tree", "Key": settings.kv_prefix + "/"}}])

@@ -27,8 +27,9 @@ PREVIEW_DEPLOYMENT = "(set by each deployment)"
 
 
 class NomadScheduler:
-    """paas.domain.scheduler.Scheduler on Nomad. tags: the router's tag contract (wiring passes
-    paas.router.tags); settings: Settings (or anything NomadOptions.from_settings reads)."""
+    """paas.domain.scheduler.Scheduler on Nomad. tags: the RouteTags port (domain/ports.py) the
+    web services are registered with; settings: Settings (or anything NomadOptions.from_settings
+    reads)."""
 
     def __init__(self, settings: Any, tags: RouteTags, options: NomadOptions | None = None,
                  client: nomad.Nomad | None = None):
