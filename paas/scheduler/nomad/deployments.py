@@ -45,6 +45,7 @@ from . import allocs as A
 from . import checks, logs
 from .client import CAS_CONFLICT, NomadApi
 from .jobspec import render_job
+from .options import NomadOptions
 
 log = logging.getLogger(__name__)
 ACTIVE = {"running", "paused", "pending", "blocked", "unblocking", "initializing"}
@@ -57,7 +58,7 @@ class Deployments:
         self.tags = tags
 
     @property
-    def options(self):  # noqa: ANN201 -- NomadOptions, read through the client
+    def options(self) -> NomadOptions:
         return self.api.options
 
     # ------------------------------------------------------------------ labels
