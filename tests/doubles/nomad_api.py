@@ -607,8 +607,7 @@ class NomadApiDouble:
             for alloc in self._live(job_id):
                 if alloc["JobVersion"] == version:
                     alloc["_check"] = status
-                    if status is not None and alloc["ClientStatus"] == "running":
-                        self._listen(alloc)
+                    self._sync_listener(alloc)
             self._bump()
 
     def decide_health(self, alloc_id: str, healthy: bool) -> None:
@@ -992,8 +991,8 @@ class NomadApiDouble:
                 if ending is not None:
                     logs["stderr"] += "".join(f"{line}\n" for line in ending.lines).encode()
                     alloc["_finish_at"], alloc["_exit"] = now + self.run_duration, ending
-        if job["Type"] != "batch" and alloc["_check"] is not None and alloc["_exit"] is None:
-            self._listen(alloc)
+        if job["Type"] != "batch":
+            self._sync_listener(alloc)
 
     @staticmethod
     def _interpolate(text: str, job: dict) -> str:
@@ -1081,6 +1080,18 @@ class NomadApiDouble:
                 alloc["ClientStatus"] = "failed"
                 if (alloc.get("DeploymentStatus") or {}).get("Healthy") is None and alloc.get("DeploymentID"):
                     self._set_health(alloc, False, now)
+
+    def _sync_listener(self, alloc: dict) -> None:
+        """The simulated app listens while its task runs and its check has a result; a failing
+        TCP check means nothing accepts connections (a failing HTTP check answers 500)."""
+        checks = [c for s in self._group_of(alloc).get("Services") or [] for c in s.get("Checks") or []]
+        tcp = bool(checks) and checks[0].get("Type") == "tcp"
+        status = alloc["_check"]
+        if alloc["ClientStatus"] == "running" and alloc["_exit"] is None \
+                and (status == "passing" or (status == "critical" and not tcp)):
+            self._listen(alloc)
+        else:
+            self._unlisten(alloc["ID"])
 
     def _listen(self, alloc: dict) -> None:
         listener = self._listeners.get(alloc["ID"])
