@@ -475,13 +475,19 @@ firewall_installed() {
 
 firewall_start() {
   firewall_enabled || { log "firewall: PAAS_FIREWALL=0: tenants' containers may connect to the host"; return 0; }
-  local chain tool fresh=0
-  local -a tools
+  local chain tool
+  local -a tools created=()
   chain=$(firewall_chain)
   mapfile -t tools < <(firewall_tools)
   [ "${#tools[@]}" -gt 0 ] || die "firewall: iptables missing; run scripts/install.sh (or PAAS_FIREWALL=0)"
+  # The chain is host-wide, not per run directory: a second run directory (a private test
+  # platform, a second checkout) finds the one the shared platform installed. Like a reused
+  # service it must then leave it in place on stop, or its down.sh would strip the shared
+  # platform's isolation. So the marker firewall.installed in THIS run directory lists the tools
+  # (address families) whose chain this start created, and only those are removed by stop.
   for tool in "${tools[@]}"; do
-    as_root "$tool" -n -L "$chain" >/dev/null 2>&1 || fresh=1
+    local existed=1
+    as_root "$tool" -n -L "$chain" >/dev/null 2>&1 || existed=0
     # Reloaded every time (atomically), so a changed rule set replaces the old one.
     if ! firewall_rules "$tool" | as_root "$tool-restore" --noflush; then
       # Docker's networks are IPv4 unless configured otherwise: IPv6 filtering is best effort.
@@ -489,9 +495,16 @@ firewall_start() {
       die "firewall: $tool-restore failed (no netfilter here? set PAAS_FIREWALL=0)"
     fi
     as_root "$tool" -C INPUT -j "$chain" 2>/dev/null || as_root "$tool" -I INPUT 1 -j "$chain"
+    [ "$existed" = 1 ] || created+=("$tool")
   done
-  if [ "$fresh" = 1 ]; then
-    : >"$RUN/firewall.installed"
+  if [ "${#created[@]}" -gt 0 ]; then
+    # Added to what an earlier start of this run directory created (never dropping a tool; an
+    # empty marker, written before it listed tools, meant every tool).
+    local -a before=()
+    [ ! -f "$RUN/firewall.installed" ] || mapfile -t before <"$RUN/firewall.installed"
+    [ ! -f "$RUN/firewall.installed" ] || [ "${#before[@]}" -gt 0 ] || before=("${tools[@]}")
+    printf '%s\n' "${before[@]}" "${created[@]}" | sort -u >"$RUN/firewall.installed.tmp"
+    mv "$RUN/firewall.installed.tmp" "$RUN/firewall.installed"
     record_started firewall
     log "firewall: installed chain $chain (${tools[*]}): new connections from ${TENANT_BRIDGES[*]/%/*} to the host are refused"
   else
@@ -500,17 +513,26 @@ firewall_start() {
 }
 
 firewall_stop() {
-  [ -f "$RUN/firewall.installed" ] || return 0
+  # Only the run directory whose start created the chain removes it (see firewall_start).
+  if [ ! -f "$RUN/firewall.installed" ]; then
+    firewall_enabled && log "firewall: chain $(firewall_chain) not installed by $RUN; left in place"
+    return 0
+  fi
   local chain tool
+  local -a mine
   chain=$(firewall_chain)
-  for tool in $(firewall_tools); do
+  mapfile -t mine <"$RUN/firewall.installed"
+  # An empty marker (written before it listed tools) meant every tool.
+  [ "${#mine[@]}" -gt 0 ] || mapfile -t mine < <(firewall_tools)
+  for tool in "${mine[@]}"; do
+    [[ $tool =~ ^ip6?tables$ ]] || continue
     while as_root "$tool" -C INPUT -j "$chain" 2>/dev/null; do as_root "$tool" -D INPUT -j "$chain"; done
     if as_root "$tool" -n -L "$chain" >/dev/null 2>&1; then
       as_root "$tool" -F "$chain" && as_root "$tool" -X "$chain"
     fi
   done
   rm -f "$RUN/firewall.installed"
-  log "firewall: removed chain $chain"
+  log "firewall: removed chain $chain (${mine[*]})"
 }
 
 firewall_status() {

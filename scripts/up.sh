@@ -12,6 +12,16 @@
 # and reboots: consul/ (Consul's data: users, apps, releases, keys, API and ACL tokens),
 # registry/ (images), secrets/ (root-only: Consul ACL tokens, the registry password), gateway/
 # (the SSH gateway's host key, token and git repos). A second up.sh reuses all of it.
+#
+# Everything it starts is placed by settings, so a second platform can run beside the first
+# (tests/security/test_up_down.py does: private directories and ports, the host's dockerd and
+# firewall chain reused and left running by its down.sh):
+#   PAAS_RUN_DIR, PAAS_STATE_DIR, PAAS_GATEWAY_DIR   pids and logs, durable state, the gateway
+#   PAAS_CONSUL_PORT (and PORT+1..+5), PAAS_REGISTRY_PORT, PAAS_HTTP_PORT, PAAS_HTTPS_PORT,
+#   PAAS_TRAEFIK_PORT, PAAS_BIND (the controller), PAAS_SSH_PORT (the gateway)
+#   PAAS_KV_PREFIX   the platform's prefix: its KV keys, container labels, networks, route files
+#   PAAS_SKIP_INSTALL=1   skip scripts/install.sh and scripts/build-stacks.sh on a machine that
+#                         is set up already (neither then touches the shared venv or stack images)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,7 +37,7 @@ BIND="${PAAS_BIND:-127.0.0.1:8000}"
 GATEWAY_DIR="${PAAS_GATEWAY_DIR:-$STATE/gateway}"
 SSH_PORT="${PAAS_SSH_PORT:-2222}"
 
-bash scripts/install.sh
+[ "${PAAS_SKIP_INSTALL:-0}" = 1 ] || bash scripts/install.sh
 # The state directory itself stays traversable (the gateway's files live under it); what is
 # secret sits in mode-700 directories below it.
 as_root install -d -o root -g root -m 0755 "$STATE"
@@ -51,7 +61,7 @@ export NO_PROXY="${_np:+$_np,}127.0.0.1,localhost,::1"
 export no_proxy="$NO_PROXY"
 
 # The builder runs builds in containers of these images.
-bash scripts/build-stacks.sh
+[ "${PAAS_SKIP_INSTALL:-0}" = 1 ] || bash scripts/build-stacks.sh
 
 healthy() { http_get -o /dev/null "http://$1/healthz"; }
 

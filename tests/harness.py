@@ -81,6 +81,96 @@ class PrivateServices:
         return (self.run_dir / f"{service}.addr").read_text().strip()
 
 
+UP_SCRIPT = REPO / "scripts" / "up.sh"
+DOWN_SCRIPT = REPO / "scripts" / "down.sh"
+# What a private scripts/up.sh must not inherit either: the shared platform's registry account,
+# gateway and controller settings, and any placement a caller's environment may hold.
+SHARED_PLATFORM_ENV = SHARED_SERVICE_ENV + (
+    "PAAS_REGISTRY_USERNAME", "PAAS_REGISTRY_PASSWORD", "PAAS_REGISTRY_PASSWORD_FILE", "PAAS_GATEWAY_TOKEN",
+    "PAAS_GATEWAY_TOKEN_FILE", "PAAS_GIT_DIR", "PAAS_URL", "PAAS_BIND", "PAAS_SSH_PORT", "PAAS_CONSUL_PORT",
+    "PAAS_REGISTRY_PORT", "PAAS_TRAEFIK_PORT", "PAAS_RUN_DIR", "PAAS_STATE_DIR", "PAAS_SECRETS_DIR",
+    "PAAS_GATEWAY_DIR", "PAAS_KV_PREFIX", "PAAS_DATA_DIR", "PAAS_CONSUL_DATA", "PAAS_REGISTRY_DATA")
+
+
+class PrivatePlatform:
+    """A whole platform from scripts/up.sh (stopped by scripts/down.sh) in private directories and
+    on private ports: its own Consul, registry, Traefik, controller and SSH gateway. Only the
+    host's dockerd and firewall chain are shared: up.sh reuses them and down.sh leaves them.
+    `gateway_dir` must be root-owned and not under a world-writable directory (sshd's rule)."""
+
+    SERVICES = ("consul", "registry", "traefik", "controller", "gateway")
+
+    def __init__(self, base: Path, gateway_dir: Path, prefix: str, **env: str):
+        # One block: Consul takes PORT..PORT+5 (HTTP, server, serf LAN/WAN, gRPC, DNS).
+        first = free_port_block(12)
+        self.ports = {"consul": first, "registry": first + 6, "http": first + 7, "https": first + 8,
+                      "traefik": first + 9, "controller": first + 10, "ssh": first + 11}
+        self.run_dir, self.state_dir, self.gateway_dir = base / "run", base / "state", gateway_dir
+        self.prefix = prefix
+        clean = {k: v for k, v in os.environ.items() if k not in SHARED_PLATFORM_ENV}
+        self.env = {
+            **clean,
+            "PAAS_RUN_DIR": str(self.run_dir),
+            "PAAS_STATE_DIR": str(self.state_dir),
+            "PAAS_GATEWAY_DIR": str(gateway_dir),
+            "PAAS_DATA_DIR": str(base / "data"),
+            "PAAS_KV_PREFIX": prefix,
+            "PAAS_CONSUL_PORT": str(self.ports["consul"]),
+            "PAAS_REGISTRY_PORT": str(self.ports["registry"]),
+            "PAAS_HTTP_PORT": str(self.ports["http"]),
+            "PAAS_HTTPS_PORT": str(self.ports["https"]),
+            "PAAS_TRAEFIK_PORT": str(self.ports["traefik"]),
+            "PAAS_BIND": f"127.0.0.1:{self.ports['controller']}",
+            "PAAS_SSH_PORT": str(self.ports["ssh"]),
+            # The machine is set up: neither the shared venv nor the stack images are touched.
+            "PAAS_SKIP_INSTALL": "1",
+            "PAAS_WORKERS": "1",
+            **env,
+        }
+
+    def _run(self, script: Path) -> subprocess.CompletedProcess:
+        done = subprocess.run(["bash", str(script)], env=self.env, capture_output=True, text=True, timeout=150)
+        if done.returncode != 0:
+            raise RuntimeError(f"{script.name} failed ({done.returncode}): {done.stdout}{done.stderr}")
+        return done
+
+    def up(self) -> subprocess.CompletedProcess:
+        return self._run(UP_SCRIPT)
+
+    def down(self) -> subprocess.CompletedProcess:
+        return self._run(DOWN_SCRIPT)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['controller']}"
+
+    @property
+    def registry(self) -> str:
+        return f"127.0.0.1:{self.ports['registry']}"
+
+    def secret(self, name: str) -> str:
+        """A file of the platform's secrets directory (root only), e.g. registry-password."""
+        return (self.state_dir / "secrets" / name).read_text().strip()
+
+    def pids(self) -> dict[str, int]:
+        """The pids up.sh recorded for the processes it started."""
+        found = {}
+        for name in self.SERVICES:
+            path = self.run_dir / f"{name}.pid"
+            if path.exists():
+                found[name] = int(path.read_text().strip())
+        return found
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie (this container's init may reap late)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
 def _exited(proc: subprocess.Popen, log: Path, name: str) -> None:
     if proc.poll() is not None:
         raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
