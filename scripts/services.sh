@@ -344,6 +344,9 @@ dockerd_start() {
     return 0
   fi
   rm -f "$RUN/dockerd.external"
+  # One engine serves every run directory on a host: a second one (a private test platform) finds
+  # the running engine here, marks it external and so never stops it (dockerd_stop); its own
+  # containers and networks carry its PAAS_KV_PREFIX, so its controller touches nothing else.
   local cand
   for cand in ${DOCKER_HOST:+"$DOCKER_HOST"} "$host"; do
     if docker_ping "$cand"; then

@@ -216,3 +216,42 @@ def test_down_then_up_keeps_everything_and_serves_again(platform, tmp_path):
     assert firewall_rules() == firewall_before
     shared_services_answer()
     assert time.monotonic() - started < 170, "the round trip took too long"
+
+
+def chain_state(chain: str) -> dict[str, bool]:
+    """Per address family: the chain exists and INPUT jumps to it."""
+    state = {}
+    for tool in ("iptables", "ip6tables"):
+        exists = subprocess.run([tool, "-n", "-L", chain], capture_output=True, check=False).returncode == 0
+        jump = subprocess.run([tool, "-C", "INPUT", "-j", chain], capture_output=True, check=False).returncode == 0
+        state[tool] = exists and jump
+    return state
+
+
+def test_only_the_run_dir_that_installed_the_chain_removes_it(tmp_path):
+    """The pid-file rule for the host firewall, on a chain of the test's own (PAAS_FIREWALL_CHAIN),
+    so the shared PAAS-TENANTS is never installed or removed here: a second run directory that
+    finds the chain installed leaves it on stop; the one that installed it removes it."""
+    chain = f"PAAS-T-{uuid.uuid4().hex[:8]}"
+    shared_before = firewall_rules()
+    first = harness.PrivateServices(tmp_path / "first", PAAS_FIREWALL_CHAIN=chain)
+    second = harness.PrivateServices(tmp_path / "second", PAAS_FIREWALL_CHAIN=chain)
+    try:
+        first("start", "firewall")
+        assert chain_state(chain) == {"iptables": True, "ip6tables": True}
+        assert sorted((tmp_path / "first" / "firewall.installed").read_text().split()) == ["ip6tables", "iptables"]
+        second("start", "firewall")
+        assert not (tmp_path / "second" / "firewall.installed").exists()
+        stopped = second("stop", "firewall")
+        assert "left in place" in stopped.stdout, stopped.stdout
+        assert chain_state(chain) == {"iptables": True, "ip6tables": True}, "a second run dir removed the chain"
+        first("stop", "firewall")
+        assert chain_state(chain) == {"iptables": False, "ip6tables": False}
+        assert not (tmp_path / "first" / "firewall.installed").exists()
+    finally:
+        for tool in ("iptables", "ip6tables"):  # only if the test failed half-way: this test's chain
+            while subprocess.run([tool, "-D", "INPUT", "-j", chain], capture_output=True, check=False).returncode == 0:
+                pass
+            subprocess.run([tool, "-F", chain], capture_output=True, check=False)
+            subprocess.run([tool, "-X", chain], capture_output=True, check=False)
+    assert firewall_rules() == shared_before
