@@ -45,3 +45,12 @@ def test_update_settings_the_app_sets_are_recorded_and_null_clears_them(api):
     body = api.get(f"/v1/apps/{name}/formation").get_json()
     assert body["update"]["check_failures"] == 3 and body["update_set"] == ["healthy_deadline"]
     assert api.patch(f"/v1/apps/{name}/formation", json={"update": {"check_failures": 1.5}}).status_code == 422
+
+
+def test_fractional_quantities_are_refused_not_truncated(api):
+    # Found by the schemathesis run: 2.5e-42 was accepted as 0 (marshmallow's lenient Integer).
+    name = api.new_app()
+    api.post(f"/v1/apps/{name}/builds", json={"image": "demo:1"})
+    assert api.patch(f"/v1/apps/{name}/formation", json={"quantities": {"web": 2.5e-42}}).status_code == 422
+    assert api.patch(f"/v1/apps/{name}/formation", json={"quantities": {"web": 1.5}}).status_code == 422
+    assert api.get(f"/v1/apps/{name}/formation").get_json()["processes"][0]["quantity"] == 1

@@ -48,7 +48,7 @@ class LimitSchema(Schema):
 class FormationChangeSchema(Schema):
     quantities = fields.Dict(
         keys=fields.String(validate=validate.Length(max=30), metadata=rule(PROCESS_TYPE_PATTERN)),
-        values=fields.Integer(validate=validate.Range(min=0, max=MAX_QUANTITY)),
+        values=fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_QUANTITY)),
         metadata={"description": "scale: no release, no restart"},
     )
     limits = fields.Dict(keys=fields.String(validate=validate.Length(max=30), metadata=rule(PROCESS_TYPE_PATTERN)), values=fields.Nested(LimitSchema),
