@@ -107,6 +107,7 @@ class DockerScheduler:
         self._users: dict[str, str] = {}  # image id -> the user its containers run as
         self._stopping: set[str] = set()  # containers a background stop is under way for
         self._stopping_lock = threading.Lock()
+        self._network_lock = threading.Lock()
         self._last_exit: dict[str, int] = {}  # container -> exit code of its last crash seen
         self.limits = Limits(user=settings.app_user, memory=settings.default_memory, cpu=settings.default_cpu,
                              pids=settings.pids_limit)
@@ -202,14 +203,17 @@ class DockerScheduler:
         """The id of the app's own bridge network, created at its first container. Two controller
         workers may create it at once ("already exists" is success; Docker 20.10 may even keep
         both): all then use the same one (docker_spec.winner) and drop the other."""
-        found = self._app_networks(app)
-        if not found:
-            try:
-                self.client.networks.create(**docker_spec.network_spec(self.platform, app))
-            except docker.errors.APIError as exc:
-                if exc.status_code != 409 and "already exists" not in str(exc):
-                    raise
+        with self._network_lock:  # this process's own parallel starts create it once
             found = self._app_networks(app)
+            if not found:
+                try:
+                    self.client.networks.create(**docker_spec.network_spec(self.platform, app))
+                except docker.errors.APIError as exc:
+                    # Another process won: "already exists" (409), or its bridge already carries
+                    # the app's bridge name (403 "conflicts with network").
+                    if exc.status_code not in (403, 409) and "already exists" not in str(exc):
+                        raise
+                found = self._app_networks(app)
             if not found:
                 raise SchedulerUnavailable(f"Docker scheduler: the network of {app} vanished while it was created")
         keep = docker_spec.winner([n.id for n in found])
@@ -330,6 +334,7 @@ class DockerScheduler:
             self._ensure_image(plan.image)
         except docker.errors.DockerException as exc:
             raise StartFailed(f"Could not start v{plan.release}: {_first_line(exc)}") from None
+        self._ensure_network(plan.app)
         # Top up: a start resumed after a controller crash places only what is missing.
         placed = [_label(c, "type") for c in self.containers(plan.app, deployment=deployment_id)]
         wanted = [p for p in plan.processes for _ in range(max(0, p.quantity - placed.count(p.type)))]
@@ -361,7 +366,11 @@ class DockerScheduler:
         return reports
 
     def _report(self, container: Container, plan: AppPlan) -> InstanceReport:
-        container.reload()
+        try:
+            container.reload()
+        except docker.errors.NotFound:
+            return InstanceReport(id=container.name, type=_label(container, "type"), release=plan.release,
+                                  state="dead", last_lines=["(the container was removed)"])
         state = container.attrs.get("State", {})
         process_type = _label(container, "type")
         process = plan.process(process_type)
@@ -420,26 +429,41 @@ class DockerScheduler:
                     and _label(c, "type") == process.type and c.name not in stopping]
             alive = []
             for container in mine:
-                if container.status in ("exited", "dead", "created"):
-                    self._remember_exit(container)
-                    self._deregister(container.name)
-                    self._stop_in_background([container], 1)
-                    continue
-                alive.append(container)
-                if container.status == "restarting":
-                    self._remember_exit(container)
-                service = registered.get(container.name)
-                if service is None:
-                    self._register(container, plan, process, canary=False)  # e.g. Consul restarted
-                elif process.is_web and (sorted(service.get("Tags") or []), service.get("Address")) != (
-                        live_tags, _bridge_ip(container)):
-                    # Routing changed (domains:add/remove) or a restart moved the container:
-                    # re-register in place; the check keeps its status.
-                    self._register(container, plan, process, canary=False,
-                                   passing=checks.get(container.name) == "passing")
+                try:
+                    if self._reconcile_one(container, plan, process, registered, checks, live_tags):
+                        alive.append(container)
+                except docker.errors.NotFound:
+                    continue  # removed meanwhile: replaced below, its registration goes at the end
             for _ in range(process.quantity - len(alive)):
                 self._start_instance(plan, process, deployment_id, canary=False)
             surplus += alive[process.quantity:]
+        self._remove_strays(plan, deployment_id, keep, containers, surplus, stopping, registered)
+
+    def _reconcile_one(self, container: Container, plan: AppPlan, process: ProcessPlan, registered: dict,
+                       checks: dict[str, str], live_tags: list[str]) -> bool:
+        """Keep one instance of the live deployment registered as it should be; False if it
+        ended (then it is deregistered and removed, to be replaced)."""
+        if container.status in ("exited", "dead", "created"):
+            self._remember_exit(container)
+            self._deregister(container.name)
+            self._stop_in_background([container], 1)
+            return False
+        if container.status == "restarting":
+            self._remember_exit(container)
+        service = registered.get(container.name)
+        if service is None:
+            self._register(container, plan, process, canary=False)  # e.g. Consul restarted
+        elif process.is_web and (sorted(service.get("Tags") or []), service.get("Address")) != (
+                live_tags, _bridge_ip(container)):
+            # Routing changed (domains:add/remove) or a restart moved the container: re-register
+            # in place; the check keeps its status.
+            self._register(container, plan, process, canary=False, passing=checks.get(container.name) == "passing")
+        return True
+
+    def _remove_strays(self, plan: AppPlan, deployment_id: str, keep: set[str], containers: list[Container],
+                       surplus: list[Container], stopping: set[str], registered: dict) -> None:
+        """Stop the surplus (after drain_time) and what belongs to no deployment in `keep`; drop
+        registrations whose container is gone, so the catalog holds exactly what exists."""
         known_types = {p.type for p in plan.processes}
         orphans = [c for c in containers if c.name not in stopping and (
             _label(c, "deployment") not in keep | {deployment_id}
@@ -448,8 +472,6 @@ class DockerScheduler:
             self._deregister(container.name)
         self._stop_in_background(surplus, plan.update.stop_timeout, delay=plan.update.drain_time)
         self._stop_in_background(orphans, plan.update.stop_timeout)
-        # The catalog holds exactly the instances that exist: a registration whose container is
-        # gone (removed behind the platform's back) goes too.
         existing = {c.name for c in containers}
         for service_id in registered:
             if service_id not in existing:

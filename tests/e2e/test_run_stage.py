@@ -147,7 +147,8 @@ def test_a_worker_ignoring_sigterm_does_not_hold_up_the_change(deployed, flask_i
 
 
 def test_a_crash_looping_worker_shows_restarts_and_never_passes(deployed, flask_image):  # noqa: F811
-    looping = {**WEB_AND_WORKER, "worker": "sleep 2; echo dying; exit 4"}
+    # Lives long enough to be promoted (min_healthy_time 1 s), then crashes again and again.
+    looping = {**WEB_AND_WORKER, "worker": "sleep 5; echo dying; exit 4"}
     deployed.ok("PATCH", "/formation", json={"quantities": {"worker": 1}, "update": {"min_healthy_time": 1}})
     deployed.deploy_image(flask_image, looping)
 
@@ -155,7 +156,7 @@ def test_a_crash_looping_worker_shows_restarts_and_never_passes(deployed, flask_
         workers = [i for i in deployed.ok("GET", "/ps")["instances"] if i["type"] == "worker"]
         return next((w for w in workers if w["restarts"] >= 2), None)
 
-    worker = wait_until(crashed, timeout=60, interval=0.5, message="a worker restarted twice")
+    worker = wait_until(crashed, timeout=90, interval=0.5, message="a worker restarted twice")
     assert worker["state"] == "crashed" and worker["health"] != "passing", worker
 
 
