@@ -137,14 +137,9 @@ def page_of(item: type[Schema]) -> type[Schema]:
     return _page_schemas[name]
 
 
-def deploy_timeout(app: str) -> float:
-    update = services().formation.get(app).update
-    return update.healthy_deadline + update.drain_time + update.stop_timeout + 30
-
-
 def wait_for_live(app: str, version: int | None, wait: bool, after: str | None = None):
     """The deployment of `version` (or, with version None, the next deployment after `after`)
     once the release is live or failed, or None when not waiting or there is nothing to deploy."""
     if not wait:
         return None
-    return services().deploys.wait(app, version, timeout=deploy_timeout(app), after=after)
+    return services().deploys.wait(app, version, after=after)

@@ -297,12 +297,12 @@ class DockerImageBuilder:
 
     # ------------------------------------------------------------------ images of an app
     def _local_images(self, app: str) -> list:
-        return self.client.images.list(name=f"{self.settings.registry}/{app}")
+        return self.client.images.list(name=names.repository(self.settings.registry, app))
 
     def _prune_images(self, app: str, keep_tag: str) -> None:
         """Keep the newest PAAS_KEEP_IMAGES builds of the app as local images; never force (an
         image a container uses stays)."""
-        repository = f"{self.settings.registry}/{app}"
+        repository = names.repository(self.settings.registry, app)
         just_built = f"{repository}:{keep_tag}"
         # The image just built is the newest whatever its timestamp says: it always stays, and
         # the others are ranked among themselves for the remaining places.
@@ -330,7 +330,7 @@ class DockerImageBuilder:
                 shutil.rmtree(cache_root / app, ignore_errors=True)
                 lock_path.unlink(missing_ok=True)
         self.logs.remove_app(app)
-        repository = f"{self.settings.registry}/{app}"
+        repository = names.repository(self.settings.registry, app)
         kept = 0
         for image in self._local_images(app):
             for tag in (t for t in image.tags if t.rpartition(":")[0] == repository):

@@ -47,6 +47,11 @@ def run_job(app: str) -> str:
     return f"paas-{app}.run"
 
 
+def repository(registry: str, app: str) -> str:
+    """`<registry>/<app>`: one repository per app."""
+    return f"{registry}/{app}"
+
+
 def image(registry: str, app: str, build_id: str) -> str:
-    """`<registry>/<app>:<build id>`: one repository per app, one tag per build."""
-    return f"{registry}/{app}:{build_id}"
+    """`<registry>/<app>:<build id>`: one tag per build."""
+    return f"{repository(registry, app)}:{build_id}"

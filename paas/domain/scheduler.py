@@ -26,6 +26,12 @@ class UpdatePolicy:
     # An HTTP check that has answered fails the deployment after this many failures in a row.
     check_failures: int = 3
 
+    def wait_budget(self) -> float:
+        """How long a caller waits for a rollout to go live: the canaries' whole deadline, plus
+        slack for pulling the image and the supervisor picking the app up (callers return at
+        promotion, so drain and stop times are not waited for)."""
+        return self.healthy_deadline + 30
+
     def validate(self) -> UpdatePolicy:
         if not 0 <= self.min_healthy_time < self.healthy_deadline <= 3600:
             raise ValidationError("Need 0 <= min_healthy_time < healthy_deadline <= 3600 seconds")

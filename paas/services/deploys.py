@@ -272,13 +272,15 @@ class DeployService:
     def live_release(self, name: str) -> int | None:
         return self.states.get(name)[0].live_release
 
-    def wait(self, name: str, version: int | None, timeout: float, sink: LogSink | None = None,
+    def wait(self, name: str, version: int | None, timeout: float | None = None, sink: LogSink | None = None,
              after: str | None = None) -> Deployment | None:
         """Block until release `version` is live (promoted: retiring the previous instances goes
         on in the background) or its deployment failed or was superseded; with version None,
         until the first deployment after the one with id `after` has settled. Progress lines go
         to sink. None when there is nothing to deploy (no build yet). Waits on the deploy state
-        with Consul blocking queries."""
+        with Consul blocking queries, by default for the app's UpdatePolicy.wait_budget()."""
+        if timeout is None:
+            timeout = self.formations.get(name)[0].update.wait_budget()
         if version is not None:
             release = self.releases.get(name, version)
             if release is None or not release.image:

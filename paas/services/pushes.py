@@ -17,7 +17,6 @@ from paas.domain.errors import NotFound, TooLarge, ValidationError
 from paas.domain.keys import SshKey
 from paas.domain.ports import LogSink
 from paas.domain.releases import Release
-from paas.domain.scheduler import UpdatePolicy
 from paas.domain.users import User
 
 from .apps import AppService, can_see
@@ -30,12 +29,6 @@ from .keys import KeyService
 CHUNK = 1024 * 1024
 # The prefix of an error line in the push output (Heroku's), after git's "remote: ".
 ERROR_PREFIX = " !     "
-
-
-def deploy_timeout(update: UpdatePolicy) -> float:
-    """How long a caller waits for a rollout: every phase may take its longest, plus slack for
-    pulling the image and the supervisor picking the app up."""
-    return update.healthy_deadline + update.drain_time + update.stop_timeout + 30
 
 
 @dataclass(frozen=True)
@@ -115,8 +108,7 @@ class PushService:
             build, release = self.builds.create_from_source(app, actor, source, sink, git_sha=git_sha)
         finally:
             source.unlink(missing_ok=True)
-        timeout = deploy_timeout(self.formation.get(app).update)
-        deployment = self.deploys.wait(app, release.version, timeout=timeout, sink=sink)
+        deployment = self.deploys.wait(app, release.version, sink=sink)
         error = _error(release.version, deployment, sink)
         return Push(build=build, release=release, deployment=deployment, error=error)
 

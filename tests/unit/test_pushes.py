@@ -21,7 +21,7 @@ from paas.domain.keys import SshKey
 from paas.domain.releases import Release
 from paas.domain.scheduler import UpdatePolicy
 from paas.domain.users import User
-from paas.services.pushes import PushService, deploy_timeout
+from paas.services.pushes import PushService
 
 ALICE = User("alice", "hash")
 BOB = User("bob", "hash")
@@ -60,8 +60,8 @@ class Deploys:
         self.deployment = deployment
         self.waited: list[tuple] = []
 
-    def wait(self, app, version, timeout, sink=None):
-        self.waited.append((app, version, timeout))
+    def wait(self, app, version, timeout=None, sink=None):
+        self.waited.append((app, version))
         if sink:
             sink("-----> Deployment is running: starting canaries")
         return self.deployment
@@ -112,7 +112,7 @@ def test_a_release_that_goes_live_is_no_error_and_waits_as_long_as_the_policy_al
     result, lines, source = push(pushes, tmp_path)
     assert result.error is None and result.release.version == 3 and result.deployment.promoted
     assert lines == ["-----> Building", "-----> Deployment is running: starting canaries"]
-    assert pushes.deploys.waited == [("shop", 3, deploy_timeout(Formations().get("shop").update))]
+    assert pushes.deploys.waited == [("shop", 3)]
     assert not source.exists()
 
 
@@ -188,5 +188,5 @@ def test_the_gateway_learns_an_apps_id_only_for_who_may_push(tmp_path):
     assert (missing.exists, missing.allowed, missing.app_id) == (False, False, None)
 
 
-def test_deploy_timeout_covers_every_phase_of_the_policy():
-    assert deploy_timeout(UpdatePolicy(healthy_deadline=20, drain_time=1, stop_timeout=4)) == 55
+def test_a_rollout_is_waited_for_its_whole_healthy_deadline_but_not_its_drain_and_stop():
+    assert UpdatePolicy(healthy_deadline=20, drain_time=1, stop_timeout=200).wait_budget() == 50
