@@ -88,7 +88,8 @@ def build_services(settings: Settings) -> Services:
     formation_store = ConsulFormationStore(kv)
     build_store = ConsulBuildStore(kv)
     formation = FormationService(formation_store, releases, build_store)
-    deploys = DeployService(build_scheduler(settings), app_store, release_store, formation_store, deploy_states)
+    deploys = DeployService(build_scheduler(settings), app_store, release_store, formation_store, deploy_states,
+                            builds=build_store)
     builder = DockerImageBuilder(settings)
     cert_publisher = FileCertPublisher(settings.router_dir, settings.kv_prefix)
     # apps:destroy removes, in order: instances and network, the router's certificate, the

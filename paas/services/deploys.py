@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
+from paas.domain.appjson import AppJson
 from paas.domain.apps import App
 from paas.domain.clock import now_iso
 from paas.domain.deployments import (
@@ -33,11 +34,11 @@ from paas.domain.deployments import (
 )
 from paas.domain.errors import NotFound, StartFailed, ValidationError
 from paas.domain.formation import Formation
-from paas.domain.ports import AppStore, DeployStateStore, FormationStore, ReleaseStore
+from paas.domain.ports import AppStore, BuildStore, DeployStateStore, FormationStore, ReleaseStore
 from paas.domain.releases import MASK, Release
 from paas.domain.scheduler import AppPlan, Instance, LogSink, Scheduler
 
-from .plans import build_plan
+from .plans import build_plan, declared
 from .retry import retry_on_conflict
 
 RECONCILE_EVERY = 2.0
@@ -45,13 +46,16 @@ RECONCILE_EVERY = 2.0
 
 class DeployService:
     def __init__(self, scheduler: Scheduler, apps: AppStore, releases: ReleaseStore, formations: FormationStore,
-                 states: DeployStateStore, clock: Callable[[], float] = time.time):
+                 states: DeployStateStore, clock: Callable[[], float] = time.time, builds: BuildStore | None = None):
+        """builds: where each release's app.json is read (Build.app_json), merged into its plan."""
         self.scheduler = scheduler
         self.apps = apps
         self.releases = releases
         self.formations = formations
         self.states = states
         self.clock = clock
+        self.builds = builds
+        self._declared: dict[tuple[str, str], AppJson | None] = {}  # builds never change
         self._last_reconcile: dict[str, tuple[float, int]] = {}  # app -> (clock, formation index)
 
     # ------------------------------------------------------------------ the step
@@ -103,12 +107,20 @@ class DeployService:
             return self.releases.get(name, state.live_release)
         return None
 
+    def _app_json(self, app: str, release: Release) -> AppJson | None:
+        if self.builds is None or not release.build_id:
+            return None
+        key = (app, release.build_id)
+        if key not in self._declared:
+            self._declared[key] = declared(self.builds, app, release)
+        return self._declared[key]
+
     def _plan(self, app: App, version: int, formation: Formation) -> AppPlan | None:
         release = self.releases.get(app.name, version)
-        return build_plan(app, release, formation) if release else None
+        return build_plan(app, release, formation, self._app_json(app.name, release)) if release else None
 
     def _start(self, app: App, release: Release, formation: Formation, state: DeployState, index: int) -> bool:
-        plan = build_plan(app, release, formation)
+        plan = build_plan(app, release, formation, self._app_json(app.name, release))
         assert plan is not None  # _desired returns releases with a build
         now = self.clock()
         deployment = Deployment(
