@@ -41,9 +41,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .builds import PROCESS_TYPE_RE
 from .errors import ValidationError
-from .formation import HEALTHCHECK_RE
+from .processes import HEALTHCHECK_RE, PROCESS_TYPE_RE
 from .scheduler import CONTAINER_PORT, WEB, UpdatePolicy
 
 FILENAME = "app.json"

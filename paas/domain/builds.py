@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING
 
 from .errors import ValidationError
 from .patterns import full
+from .processes import PROCESS_TYPE_PATTERN, PROCESS_TYPE_RE, validate_process_type  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from .appjson import AppJson
 
-PROCESS_TYPE_PATTERN = r"^[a-z][a-z0-9_-]{0,29}$"
-PROCESS_TYPE_RE = full(PROCESS_TYPE_PATTERN)
 # [registry/]path[:tag][@digest]. As in Docker, a first component is a registry only if it has
 # a dot or a port or is localhost; path components are lowercase.
 IMAGE_PATTERN = (
@@ -66,14 +65,6 @@ def validate_image(image: str) -> str:
     if not isinstance(image, str) or len(image) > MAX_IMAGE_LENGTH or not IMAGE_RE.match(image):
         raise ValidationError(f"Invalid image reference {str(image)[:80]!r}: expected e.g. registry:5000/name:tag")
     return image
-
-
-def validate_process_type(name: str) -> str:
-    if not isinstance(name, str) or not PROCESS_TYPE_RE.match(name):
-        raise ValidationError(
-            f"Invalid process type {str(name)[:40]!r}: lowercase letters, digits, '_' or '-', starting with a letter"
-        )
-    return name
 
 
 def validate_procfile(procfile: dict[str, str]) -> dict[str, str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import asdict, dataclass, field
 
-from .builds import validate_process_type
 from .errors import ValidationError
 from .patterns import full
+from .processes import HEALTHCHECK_PATTERN, HEALTHCHECK_RE, validate_process_type  # noqa: F401 - re-exported
 from .scheduler import WEB, UpdatePolicy
 
 MAX_QUANTITY = 100
@@ -16,8 +16,6 @@ MAX_QUANTITY = 100
 MEMORY_PATTERN = r"^([0-9]{1,6})([KMGkmg])[Bb]?$"
 MEMORY_RE = full(MEMORY_PATTERN)
 MIN_MEMORY_BYTES = 6 * 1024 * 1024
-HEALTHCHECK_PATTERN = r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,255}$"
-HEALTHCHECK_RE = full(HEALTHCHECK_PATTERN)
 
 
 @dataclass
