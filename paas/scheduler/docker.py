@@ -34,7 +34,6 @@ from paas.domain.ports import RouteTags
 from paas.domain.scheduler import (
     CONTAINER_PORT,
     AppPlan,
-    CheckResult,
     Instance,
     InstanceReport,
     LogSink,
@@ -42,12 +41,11 @@ from paas.domain.scheduler import (
     instance_label,
 )
 
-from . import docker_spec
+from . import docker_spec, probe
 from .docker_spec import LABEL, Limits
 
 # The Consul check Traefik routes by; promotion is decided on the controller's own probes.
 CHECK_INTERVAL = "1s"
-PROBE_CONNECT_TIMEOUT = 0.5
 PROBE_TIMEOUT = 2.0
 LAST_LINES = 20
 # A followed log stream yields "" this often when nothing was written: the API turns it into a
@@ -127,9 +125,11 @@ class DockerScheduler:
 
     # ------------------------------------------------------------------ containers
     def containers(self, app: str, **labels: str) -> list[Container]:
+        """The app's instances (of these labels). ignore_removed: the SDK inspects each listed
+        container, and a background stop may remove one in between."""
         filters = [f"{LABEL}.app={app}", f"{LABEL}.role=instance", f"{LABEL}.platform={self.platform}"]
         filters += [f"{LABEL}.{k}={v}" for k, v in labels.items()]
-        return self.client.containers.list(all=True, filters={"label": filters})
+        return self.client.containers.list(all=True, filters={"label": filters}, ignore_removed=True)
 
     def _start_instance(self, plan: AppPlan, process: ProcessPlan, deployment_id: str, canary: bool) -> Container:
         image = self._ensure_image(plan.image)
@@ -379,7 +379,7 @@ class DockerScheduler:
         ended = status in ("exited", "dead") or restarts > 0 or state.get("OOMKilled")
         check = None
         if status == "running" and not ended and process is not None and process.is_web:
-            check = probe(_bridge_ip(container), process.healthcheck)
+            check = probe.probe(f"{_bridge_ip(container)}:{CONTAINER_PORT}", process.healthcheck, PROBE_TIMEOUT)
         lines = _tail(container, LAST_LINES) if ended or (check is not None and not check.passing) else []
         return InstanceReport(
             id=container.name, type=process_type, release=int(_label(container, "release") or 0),
@@ -535,7 +535,7 @@ class DockerScheduler:
         return json.dumps(specs, indent=2, sort_keys=True, default=str) + "\n"
 
     def _runs(self, app: str) -> list[Container]:
-        return self.client.containers.list(all=True, filters={"label": [
+        return self.client.containers.list(all=True, ignore_removed=True, filters={"label": [
             f"{LABEL}.app={app}", f"{LABEL}.role=run", f"{LABEL}.platform={self.platform}"]})
 
     def _expire_runs(self, app: str) -> None:
@@ -551,7 +551,7 @@ class DockerScheduler:
 
     def apps(self) -> set[str]:
         """Apps of this platform with a container (instance or run) or a network left."""
-        found = self.client.containers.list(all=True, filters={"label": [f"{LABEL}.platform={self.platform}"]})
+        found = self.client.containers.list(all=True, ignore_removed=True, filters={"label": [f"{LABEL}.platform={self.platform}"]})
         names = {_labels(c).get(f"{LABEL}.app", "") for c in found
                  if _labels(c).get(f"{LABEL}.role") in ("instance", "run")}
         names |= {(n.attrs.get("Labels") or {}).get(f"{LABEL}.app", "")
@@ -664,45 +664,6 @@ def _first_line(exc: Exception) -> str:
 def _prefix(container: Container) -> str:
     return instance_label(_label(container, "type") or "?", container.name)
 
-
-
-def probe(address: str, path: str | None) -> CheckResult:
-    """One health probe from the controller to an instance, as Consul's checks would do it: an
-    HTTP GET of `path` (2xx/3xx pass) or, without a path, a TCP connect."""
-    if not path:
-        try:
-            with socket.create_connection((address, CONTAINER_PORT), timeout=PROBE_TIMEOUT):
-                return CheckResult(passing=True, detail="TCP connect ok", answered=True)
-        except ConnectionRefusedError:
-            return CheckResult(passing=False, detail="connection refused")
-        except OSError as exc:
-            return CheckResult(passing=False, detail=f"TCP connect failed: {exc.strerror or exc}")
-    url = f"http://{address}:{CONTAINER_PORT}{path}"
-    try:
-        response = requests.get(url, timeout=(PROBE_CONNECT_TIMEOUT, PROBE_TIMEOUT), allow_redirects=False,
-                                stream=True)
-    except requests.ConnectionError as exc:
-        refused = "refused" in str(exc).lower()
-        return CheckResult(passing=False, detail="connection refused" if refused else "could not connect")
-    except requests.Timeout:
-        return CheckResult(passing=False, detail=f"no answer within {PROBE_TIMEOUT:g}s", answered=False)
-    with response:
-        passing = 200 <= response.status_code < 400
-        detail = f"HTTP {response.status_code} from GET {path}"
-        if not passing:
-            excerpt = _excerpt(response)
-            detail += f": {excerpt}" if excerpt else ""
-        return CheckResult(passing=passing, detail=detail, answered=True)
-
-
-def _excerpt(response: requests.Response) -> str:
-    """The first 200 printable characters of a failing check's body."""
-    try:
-        body = next(response.iter_content(512), b"")
-    except requests.RequestException:
-        return ""
-    text = body.decode("utf-8", "replace")
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())[:200]
 
 
 def _tail(container: Container, lines: int) -> list[str]:

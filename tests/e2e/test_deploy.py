@@ -77,8 +77,9 @@ def test_scale_config_change_and_rollback_roll_canaries(deployed):
     deployed.wait_passing(3, release=3, timeout=15)
     answers = {requests.get(f"http://{a}/", timeout=5).text.split()[0] for a in deployed.live_addresses()}
     assert answers == {"Bonjour"}
-    old = [i for i in deployed.ok("GET", "/ps")["instances"] if i["release"] != 3]
-    assert old == []
+    # The call returned once v3 served; the previous instances then drain and stop.
+    wait_until(lambda: not [i for i in deployed.ok("GET", "/ps")["instances"] if i["release"] != 3], timeout=20,
+               interval=0.2, message="the v2 instances retired")
 
     rolled = deployed.ok("POST", "/releases/rollback", json={"version": 2})
     assert rolled["version"] == 4 and rolled["deployment"]["promoted"]
@@ -159,8 +160,10 @@ def test_restart_rolls_new_instances(deployed):
     before = {i["id"] for i in deployed.ok("GET", "/ps")["instances"]}
     restarted = deployed.ok("POST", "/ps/restart", json={})
     assert restarted["deployment"]["promoted"]
-    after = {i["id"] for i in deployed.ok("GET", "/ps")["instances"]}
-    assert after and not before & after
+    after = wait_until(lambda: (lambda ids: ids if ids and not before & ids else None)(
+        {i["id"] for i in deployed.ok("GET", "/ps")["instances"]}), timeout=20, interval=0.2,
+        message="only fresh instances left")
+    assert after
 
 
 def test_destroying_the_app_removes_its_containers(controller, make_user, flask_image, settings):

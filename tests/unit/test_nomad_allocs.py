@@ -9,7 +9,7 @@ import time
 import pytest
 
 from paas.scheduler.nomad import allocs as A
-from paas.scheduler.nomad.checks import http_result
+from paas.scheduler.probe import http_result
 from paas.scheduler.nomad.deployments import destructive, shape
 
 NOW = time.time_ns()

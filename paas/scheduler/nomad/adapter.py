@@ -15,8 +15,9 @@ from paas.domain import names
 from paas.domain.ports import RouteTags
 from paas.domain.scheduler import AppPlan, Instance, InstanceReport, LogSink
 
+from .. import probe as checks
 from . import allocs as A
-from . import checks, logs, runs
+from . import logs, runs
 from .client import NomadApi
 from .deployments import Deployments
 from .jobspec import APP_META, PLATFORM_META, render_job

@@ -41,8 +41,9 @@ from paas.domain.errors import ConcurrentUpdate, NotFound, PaasError, StartFaile
 from paas.domain.ports import RouteTags
 from paas.domain.scheduler import AppPlan, CheckResult, InstanceReport
 
+from .. import probe as checks
 from . import allocs as A
-from . import checks, logs
+from . import logs
 from .client import CAS_CONFLICT, NomadApi
 from .jobspec import render_job
 from .options import NomadOptions

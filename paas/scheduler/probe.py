@@ -1,12 +1,16 @@
-"""The adapter's own probe of a web instance: the same request as the Consul check Nomad registers
-(HTTP GET of the health check path, else a TCP connect), made when the platform observes the
-canaries, so a verdict carries what the check got ("HTTP 500: <body excerpt>", "connection
-refused") at once instead of Nomad's later healthy/unhealthy. The controller must reach the
-allocations' host ports, as the router does (docs/nomad.md)."""
+"""The schedulers' own probe of a web canary, made each time the platform observes a rollout, so a
+verdict carries what the check got ("HTTP 500: <body excerpt>", "connection refused") at once,
+and only this result tells "answered 500" from "not listening yet" (domain/deployments.py judge).
+
+With a check path: HTTP GET of it, 2xx passes (Consul's rule). Without one: HTTP GET / and any
+HTTP answer passes: a web process must speak HTTP, and a bare TCP connect would pass a server
+that accepts but cannot answer (gunicorn's master binds the port before its workers have failed
+to import the app). The controller must reach the instances (Docker: their bridge addresses;
+Nomad: the allocations' host ports, as the router does; docs/nomad.md)."""
 
 from __future__ import annotations
 
-import socket
+import socket  # socket.timeout: what a read timeout may surface as
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -38,22 +42,17 @@ def error_result(exc: BaseException, timeout: float) -> CheckResult:
 
 
 def probe(address: str, path: str | None, timeout: float) -> CheckResult:
-    """HTTP GET http://address<path> (path given) or a TCP connect to address."""
-    if path:
-        session = requests.Session()
-        session.trust_env = False  # straight to the instance, never through a proxy from the environment
-        try:
-            with session, session.get(f"http://{address}{path}", timeout=timeout, stream=True,
-                                      allow_redirects=False) as response:
-                body = response.raw.read(EXCERPT * 4, decode_content=True) or b""
-                return http_result(response.status_code, body)
-        except (requests.RequestException, OSError) as exc:
-            return error_result(exc, timeout)
-    host, _, port = address.rpartition(":")
+    """HTTP GET http://address<path or />; see the module's docstring for what passes."""
+    session = requests.Session()
+    session.trust_env = False  # straight to the instance, never through a proxy from the environment
     try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            return CheckResult(passing=True, detail="TCP connect ok", answered=True)
-    except OSError as exc:
+        with session, session.get(f"http://{address}{path or '/'}", timeout=timeout, stream=True,
+                                  allow_redirects=False) as response:
+            if not path:
+                return CheckResult(passing=True, detail=f"HTTP {response.status_code} from GET /", answered=True)
+            body = response.raw.read(EXCERPT * 4, decode_content=True) or b""
+            return http_result(response.status_code, body)
+    except (requests.RequestException, OSError) as exc:
         return error_result(exc, timeout)
 
 
