@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import hashlib
 
-from paas.domain import names
 from paas.domain.apps import validate_app_name
 from paas.domain.domains import app_hosts as app_hosts  # re-exported: part of the tag contract
 from paas.domain.domains import validate_hostname
@@ -53,10 +52,6 @@ TRAEFIK_ENABLE_TAG = f"{TRAEFIK_PREFIX}.enable=true"
 HTTP_ENTRYPOINT = "web"
 HTTPS_ENTRYPOINT = "websecure"
 DEFAULT_RETRY_ATTEMPTS = 2
-# Kept only while scheduler/docker.py and scheduler/nomad.py import it from here; the name
-# itself is paas.domain.names.service, which everything else uses.
-service_name = names.service
-
 _NAME = "{router}"  # placeholder, replaced by the digest-named router
 
 
