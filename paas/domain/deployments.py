@@ -285,5 +285,10 @@ def _deadline_failure(deployment: Deployment, reports: list[InstanceReport], pol
         return Failure(reason=f"{first.label} was not healthy within healthy_deadline "
                               f"({policy.healthy_deadline:g}s): {last}",
                        instance=first.label, check=last, last_lines=first.last_lines)
-    what = ", ".join(missing) or "the canaries"
-    return Failure(reason=f"Instances of {what} were not placed within healthy_deadline ({policy.healthy_deadline:g}s)")
+    if missing:
+        return Failure(reason=f"Instances of {', '.join(missing)} were not placed within healthy_deadline "
+                              f"({policy.healthy_deadline:g}s)")
+    first = reports[0] if reports else None
+    return Failure(reason=f"The canaries passed their checks but not for min_healthy_time "
+                          f"({policy.min_healthy_time:g}s) before healthy_deadline ({policy.healthy_deadline:g}s)",
+                   instance=first.label if first else None)

@@ -91,7 +91,7 @@ class DeployService:
                     self._end(state, current, Phase.SUCCESSFUL,
                               f"v{current.release} is live (superseded while its predecessors stopped)")
                     self._save(name, state, index)
-                    state, index = self.states.get(name)
+            state, index = self.states.get(name)  # _retire may have saved: the CAS index moved
         if desired is not None and target not in (state.live_target, state.failed_target):
             return self._start(app, desired, formation, state, index)
         self._maybe_reconcile(app, formation, formation_index, state)

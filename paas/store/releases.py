@@ -13,6 +13,10 @@ def release_key(kv: ConsulKV, app: str, version: int) -> str:
     return kv.key("releases", app, "v", f"{version:010d}")
 
 
+# A failure's whole explanation (reason, check result, the instance's last 20 lines).
+MAX_FAILURE_REASON = 8000
+
+
 class ConsulReleaseStore:
     def __init__(self, kv: ConsulKV):
         self.kv = kv
@@ -60,7 +64,7 @@ class ConsulReleaseStore:
             if entry is None:
                 return
             try:
-                self.kv.txn([Op.cas(key, {**entry.value, "failed": True, "failure_reason": reason[:500]}, entry.index)])
+                self.kv.txn([Op.cas(key, {**entry.value, "failed": True, "failure_reason": reason[:MAX_FAILURE_REASON]}, entry.index)])
                 return
             except TxnFailed:
                 continue

@@ -101,7 +101,7 @@ def test_a_release_that_crashes_on_start_fails_and_the_old_one_keeps_serving(dep
 
 
 def test_a_release_whose_health_check_fails_is_not_promoted(deployed):
-    deployed.ok("PATCH", "/formation", json={"healthchecks": {"web": "/health"}, "update": {"healthy_deadline": 5}})
+    deployed.ok("PATCH", "/formation", json={"healthchecks": {"web": "/health"}, "update": {"healthy_deadline": 30}})
     with Hammer(deployed) as hammer:
         changed = deployed.ok("PATCH", "/config", json={"values": {"HEALTH_STATUS": "500"}})
     assert changed["deployment"]["status"] == "failed"

@@ -150,7 +150,7 @@ def test_a_crash_looping_worker_shows_restarts_and_never_passes(deployed, flask_
     # Lives long enough to be promoted (min_healthy_time 1 s), then crashes again and again.
     looping = {**WEB_AND_WORKER, "worker": "sleep 5; echo dying; exit 4"}
     deployed.ok("PATCH", "/formation", json={"quantities": {"worker": 1}, "update": {"min_healthy_time": 1}})
-    deployed.deploy_image(flask_image, looping)
+    assert deployed.deploy_image(flask_image, looping)["deployment"]["promoted"]
 
     def crashed() -> dict | None:
         workers = [i for i in deployed.ok("GET", "/ps")["instances"] if i["type"] == "worker"]

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from paas.scheduler.nomad import allocs as A
-from paas.scheduler.probe import http_result
 from paas.scheduler.nomad.deployments import destructive, shape
+from paas.scheduler.probe import http_result
 
 NOW = time.time_ns()
 
