@@ -34,6 +34,7 @@ from paas.domain.ports import RouteTags
 from paas.domain.scheduler import (
     CONTAINER_PORT,
     AppPlan,
+    CheckResult,
     Instance,
     InstanceReport,
     LogSink,
@@ -244,6 +245,8 @@ class DockerScheduler:
                 "canary": str(canary).lower(), "platform": self.platform,
                 "deployment": _label(container, "deployment")}
         address = _bridge_ip(container)
+        if address is None:
+            return  # it ended before it could be registered: the reconcile replaces it
         if not process.is_web:
             # Workers listen on nothing: in the catalog without a port, a check or router tags;
             # their health is "running for min_healthy_time".
@@ -379,7 +382,9 @@ class DockerScheduler:
         ended = status in ("exited", "dead") or restarts > 0 or state.get("OOMKilled")
         check = None
         if status == "running" and not ended and process is not None and process.is_web:
-            check = probe.probe(f"{_bridge_ip(container)}:{CONTAINER_PORT}", process.healthcheck, PROBE_TIMEOUT)
+            address = _bridge_ip(container, reload=False)
+            check = probe.probe(f"{address}:{CONTAINER_PORT}", process.healthcheck, PROBE_TIMEOUT) if address \
+                else CheckResult(passing=False, detail="no address on the app's network yet")
         lines = _tail(container, LAST_LINES) if ended or (check is not None and not check.passing) else []
         return InstanceReport(
             id=container.name, type=process_type, release=int(_label(container, "release") or 0),
@@ -645,16 +650,16 @@ def _launcher(image) -> bool:
     return bool((image.labels or {}).get("paas.launcher"))
 
 
-def _bridge_ip(container: Container) -> str:
+def _bridge_ip(container: Container, reload: bool = True) -> str | None:
     """The container's address on its app's network (where the host's checks and Traefik reach
-    it); the platform's containers are on that network only."""
-    container.reload()
+    it); the platform's containers are on that network only. None when it has none (it exited):
+    never a guess such as 127.0.0.1, where a probe would reach the host's own services."""
+    if reload:
+        container.reload()
     labels = _labels(container)
     networks = container.attrs.get("NetworkSettings", {}).get("Networks", {})
     own = networks.get(names.app_network(labels.get(f"{LABEL}.platform", ""), labels.get(f"{LABEL}.app", "")))
-    if own and own.get("IPAddress"):
-        return own["IPAddress"]
-    return next((n["IPAddress"] for n in networks.values() if n.get("IPAddress")), "127.0.0.1")
+    return own["IPAddress"] if own and own.get("IPAddress") else None
 
 
 def _first_line(exc: Exception) -> str:
