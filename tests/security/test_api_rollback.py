@@ -11,7 +11,7 @@ import docker.errors
 import pytest
 import requests
 
-from tests.conftest import unique
+from tests.conftest import unique, wait_until
 
 
 @pytest.fixture
@@ -56,8 +56,10 @@ def test_rollback_to_a_release_without_a_build_is_refused_and_deploys_continue(c
     changed = requests.patch(f"{base}/config", json={"values": {"B": "2"}}, headers=headers, timeout=120).json()
     assert changed["release"]["version"] == 4 and changed["release"]["image"].endswith(f"/{app}:t1")
     assert changed["deployment"]["promoted"] and changed["deployment"]["release"] == 4
-    live = requests.get(f"{base}/ps", headers=headers, timeout=10).json()["instances"]
-    assert live and all(i["release"] == 4 for i in live if i["type"] == "web" and not i["canary"])
+    # The call returns once v4 serves; the v3 instances then drain and stop.
+    wait_until(lambda: (lambda live: live and all(i["release"] == 4 for i in live if i["type"] == "web"))(
+        requests.get(f"{base}/ps", headers=headers, timeout=10).json()["instances"]), timeout=30, interval=0.2,
+        message="only v4 web instances")
 
     # Rolling back to a release that has a build still works.
     rolled = requests.post(f"{base}/releases/rollback", json={"version": 2}, headers=headers, timeout=120)
