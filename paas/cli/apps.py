@@ -26,7 +26,9 @@ def register(reg: Registry) -> None:
     parser.add_argument("--no-remote", action="store_true", help="do not add the 'paas' git remote")
     reg.add("apps", cmd_list, "List the apps you can access", aliases=("apps:list",), json=True, paged=True)
     reg.add("apps:info", cmd_info, "Show an app", app=True, json=True)
-    reg.add("apps:jobspec", cmd_jobspec, "Show the Nomad job (HCL2) of the app's current release", app=True)
+    reg.add("apps:jobspec", cmd_jobspec,
+            "Show what the scheduler runs for the live release (Nomad job HCL2, or Docker container specs)",
+            app=True)
     parser = reg.add("apps:destroy", cmd_destroy, "Destroy an app, its releases and config", app=True)
     parser.add_argument("--confirm", metavar="APP", help="the app's name, to skip the prompt")
 

@@ -137,14 +137,17 @@ def test_git_remote_points_an_existing_repo_at_an_app(controller, tmp_path, repo
     cli.run("apps:destroy", "-a", app, "--confirm", app)
 
 
-def test_apps_jobspec_shows_the_nomad_job(controller, tmp_path, repo):
+def test_apps_jobspec_shows_what_the_scheduler_runs_with_config_masked(controller, tmp_path, repo):
     cli = Cli(controller.url, tmp_path / "home", repo)
-    cli.run("auth:register", controller.url, "--username", unique("hcl"), "--password", PASSWORD)
-    app = unique("hcl")
+    cli.run("auth:register", controller.url, "--username", unique("spec"), "--password", PASSWORD)
+    app = unique("spec")
     cli.run("apps:create", app)
     none_yet = cli.run("apps:jobspec", ok=False)
     assert none_yet.returncode == 1 and "no build" in none_yet.stderr
+    cli.run("config:set", "SECRET_TOKEN=s3cr3t-value", "--no-wait")
     cli.run("builds:create", f"127.0.0.1:5000/{app}:1", "--no-wait")
-    hcl = cli.run("apps:jobspec").stdout
-    assert f'job "paas-{app}"' in hcl and "canary" in hcl and "auto_revert" in hcl
+    spec = cli.run("apps:jobspec").stdout
+    # The controller of this run uses the docker scheduler: its container specs, unprivileged.
+    assert f'"paas.app": "{app}"' in spec and '"cap_drop"' in spec and '"ALL"' in spec
+    assert "SECRET_TOKEN" in spec and "s3cr3t-value" not in spec
     cli.run("apps:destroy", "--confirm", app)
