@@ -126,11 +126,12 @@ class ReleaseService:
         return release
 
     def _previous_good(self, app: str) -> int | None:
-        """The newest release before the live one that has a build and did not fail."""
-        live = self.live_version(app)
-        if live is None:
-            return None
-        for version in range(live - 1, 0, -1):
+        """The newest release before the live one (before the newest one while nothing is
+        live yet) that has a build and did not fail."""
+        reference = self.live_version(app)
+        if reference is None:
+            reference, _ = self.releases.head(app)
+        for version in range(reference - 1, 0, -1):
             release = self.releases.get(app, version)
             if release is not None and release.image and not release.failed:
                 return version
