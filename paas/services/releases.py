@@ -81,13 +81,6 @@ class ReleaseService:
         heads = self.releases.heads(apps) if apps else {}
         return {app: live if (live := self.live_version(app)) is not None else head for app, head in heads.items()}
 
-    def failed_after_live(self, app: str) -> list[int]:
-        """Versions newer than the live one whose deploy failed (shown beside the current)."""
-        live = self.live_version(app) or 0
-        head, _ = self.releases.head(app)
-        versions = list(range(head, live, -1))
-        return [r.version for r in self.releases.get_many(app, versions) if r.failed] if versions else []
-
     def get(self, app: str, version: int) -> Release:
         release = self.releases.get(app, version)
         if release is None:
