@@ -127,6 +127,9 @@ class Settings:
     http_port: int = 8080
     https_port: int = 8443
     router_dir: Path = REPO_DIR / ".run" / "router"
+    # Traefik's API (host:port of its `traefik` entrypoint, read-only use): when a deployment's
+    # new instances take requests. Empty: the platform does not ask (drains from promotion).
+    router_api: str = ""
     # Publish paas.<PAAS_DOMAIN> -> this controller at start (off for test controllers).
     controller_route: bool = True
     # API input limits: JSON request bodies, and source uploads (builds), in bytes.
@@ -199,6 +202,7 @@ class Settings:
             http_port=int(_env("PAAS_HTTP_PORT", str(cls.http_port))),
             https_port=int(_env("PAAS_HTTPS_PORT", str(cls.https_port))),
             router_dir=Path(_env("PAAS_ROUTER_DIR", str(cls.router_dir))),
+            router_api=_env("PAAS_ROUTER_API", cls.router_api),
             controller_route=_env("PAAS_CONTROLLER_ROUTE", "1") != "0",
             max_body_bytes=int(_env("PAAS_MAX_BODY_BYTES", str(cls.max_body_bytes))),
             max_upload_bytes=int(_env("PAAS_MAX_UPLOAD_BYTES", str(cls.max_upload_bytes))),

@@ -11,6 +11,7 @@ from .domain.scheduler import Scheduler
 from .gateway.repos import LocalGitRepos
 from .router.publisher import FileCertPublisher
 from .router.route_tags import ConsulCatalogTags
+from .router.traefik_api import TraefikApi
 from .services.apps import AppService
 from .services.auth import AuthService, LoginLimits, LoginThrottle, TokenPolicy
 from .services.builds import BuildService
@@ -89,7 +90,7 @@ def build_services(settings: Settings) -> Services:
     build_store = ConsulBuildStore(kv)
     formation = FormationService(formation_store, releases, build_store)
     deploys = DeployService(build_scheduler(settings), app_store, release_store, formation_store, deploy_states,
-                            builds=build_store)
+                            builds=build_store, router=TraefikApi(settings.router_api) if settings.router_api else None)
     builder = DockerImageBuilder(settings)
     cert_publisher = FileCertPublisher(settings.router_dir, settings.kv_prefix)
     # apps:destroy removes, in order: instances and network, the router's certificate, the
@@ -119,6 +120,9 @@ def build_services(settings: Settings) -> Services:
             logs=FileBuildLogStore(settings.data_dir / "logs"),
             registry=settings.registry,
             apps=apps,
+            # The docker scheduler starts containers from this host's images: a push deploys
+            # while its image goes to the registry; Nomad's clients pull, so the registry is first.
+            run_local_images=settings.scheduler == "docker",
         ),
         formation=formation,
         domains=DomainService(app_store, apps, settings.platform_domain, ConsulCertStore(kv)),

@@ -747,6 +747,7 @@ traefik_write_env() {
 PAAS_HTTP_PORT=$(traefik_http_port)
 PAAS_HTTPS_PORT=$(traefik_https_port)
 PAAS_ROUTER_DIR=$(traefik_router_dir)
+PAAS_ROUTER_API=127.0.0.1:$(traefik_own_port)
 ENV
 }
 

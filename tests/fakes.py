@@ -290,8 +290,8 @@ class FakeChangeFeed:
     def __init__(self, kv: MemoryKV):
         self.kv = kv
 
-    def wait_for_change(self, index: int, seconds: float) -> int:
-        return self.kv.wait_for_change(index, seconds)
+    def wait_for_changes(self, index: int, seconds: float) -> tuple[int, dict[str, int] | None]:
+        return self.kv.wait_for_change(index, seconds), None  # cannot say which app: every app
 
 
 # ---------------------------------------------------------------------- the scheduler
@@ -473,6 +473,9 @@ class FakeScheduler:
             self._forget_ghosts(app)
             for inst in self.of(app):
                 del self.instances_by_id[inst.id]
+
+    def instance_events(self, timeout: float) -> set[str] | None:
+        return None  # the tests step the supervisor themselves (run_once)
 
     def apps(self) -> set[str]:
         with self._lock:

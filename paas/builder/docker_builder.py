@@ -11,6 +11,7 @@ import re
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,11 +20,12 @@ import docker
 import docker.errors
 
 from paas.config import Settings
-from paas.domain import names
+from paas.domain import names, timeline
 from paas.domain.builds import parse_procfile
 from paas.domain.errors import BuildFailed, ValidationError
 from paas.domain.lines import split_lines
 from paas.domain.ports import BuiltImage, LogSink
+from paas.domain.timeline import Mark
 
 from . import build_spec, buildpacks, policy
 from .logs import FileBuildLogStore
@@ -68,8 +70,10 @@ class DockerImageBuilder:
         return {"username": s.registry_username, "password": s.registry_password} \
             if s.registry_username and s.registry_password else None
 
-    def build(self, app: str, build_id: str, source: Path, config: dict[str, str], sink: LogSink) -> BuiltImage:
+    def build(self, app: str, build_id: str, source: Path, config: dict[str, str], sink: LogSink,
+              marks: list[Mark] | None = None, publish: bool = True) -> BuiltImage:
         _check_app(app)
+        marks = marks if marks is not None else []
         limits = SourceLimits(self.settings.max_source_bytes, self.settings.max_source_entries,
                               self.settings.max_source_ratio)
         workspace = Workspace.create(self.settings.data_dir / "work" / build_id, source, limits)
@@ -79,17 +83,18 @@ class DockerImageBuilder:
                 sink(f"       note: app.json {note}")
             with self._app_cache(app) as cache:
                 if policy.is_real_file(workspace.app, "Dockerfile"):
-                    built = self._dockerfile_build(app, build_id, workspace, sink)
+                    built = self._dockerfile_build(app, build_id, workspace, sink, marks)
                 elif os.path.lexists(workspace.app / "Dockerfile"):
                     raise BuildFailed("Dockerfile is a symlink or not a regular file, which is refused")
                 else:
-                    built = self._buildpack_build(app, build_id, workspace, cache, config, sink)
+                    built = self._buildpack_build(app, build_id, workspace, cache, config, sink, marks)
         except docker.errors.DockerException as exc:
             raise BuildFailed(f"Docker failed: {_short(exc)}") from None
         finally:
             workspace.remove()
         self._prune_images(app, keep_tag=build_id)
-        return dataclasses.replace(built, app_json=app_json)
+        built = dataclasses.replace(built, app_json=app_json)
+        return self.publish(built, sink, marks) if publish else built
 
     # ------------------------------------------------------------------ network
     def build_network(self) -> str:
@@ -131,7 +136,8 @@ class DockerImageBuilder:
 
     # ------------------------------------------------------------------ buildpacks
     def _buildpack_build(
-        self, app: str, build_id: str, ws: Workspace, cache: Path, config: dict[str, str], sink: LogSink
+        self, app: str, build_id: str, ws: Workspace, cache: Path, config: dict[str, str], sink: LogSink,
+        marks: list[Mark],
     ) -> BuiltImage:
         plan = buildpacks.prepare(ws.app, config, self.settings.buildpacks_dir, ws.buildpacks,
                                   self.settings.buildpack_dirs)
@@ -148,7 +154,16 @@ class DockerImageBuilder:
         # The build runs as the app user: it owns its workspace and the app's cache, nothing else.
         ws.hand_over(self.uid, self.gid)
         chown_tree(cache, self.uid, self.gid)
-        self._run_build_container(app, build_id, ws, cache, environment, sink)
+        timeline.begin(marks, "detect", time.time())
+
+        def phases(line: str) -> None:
+            # The driver names the buildpack once detection is over: the compile (dependencies) follows.
+            if not timeline.has(marks, "dependencies") and line.startswith("-----> ") and (
+                    line.endswith(" app detected") or line.startswith("-----> Using buildpack")):
+                timeline.begin(marks, "dependencies", time.time())
+            sink(line)
+
+        self._run_build_container(app, build_id, ws, cache, environment, phases)
 
         # From here on every file was written by the tenant's build: read as data, links refused.
         release = policy.read_untrusted(ws.work, "out/release.yml")
@@ -157,8 +172,10 @@ class DockerImageBuilder:
         if not procfile:
             raise BuildFailed("No process types: add a Procfile (e.g. 'web: python app.py')")
         sink("-----> Building the run image")
+        timeline.begin(marks, "assemble", time.time())
         image = self._assemble_image(app, build_id, ws, procfile, sink)
-        return self._push(image, procfile, "buildpacks", sink)
+        timeline.end(marks, "assemble", time.time())
+        return self._built(image, procfile, "buildpacks")
 
     def _run_build_container(
         self, app: str, build_id: str, ws: Workspace, cache: Path, environment: dict, sink: LogSink
@@ -242,7 +259,8 @@ class DockerImageBuilder:
         return tag
 
     # ------------------------------------------------------------------ Dockerfile
-    def _dockerfile_build(self, app: str, build_id: str, ws: Workspace, sink: LogSink) -> BuiltImage:
+    def _dockerfile_build(self, app: str, build_id: str, ws: Workspace, sink: LogSink,
+                          marks: list[Mark]) -> BuiltImage:
         sink("-----> Dockerfile detected: building with Docker")
         text = policy.read_untrusted(ws.app, "Dockerfile", limit=256 * 1024) or ""
         problems = policy.dockerfile_violations(
@@ -253,10 +271,12 @@ class DockerImageBuilder:
         tag = names.image(self.settings.registry, app, build_id)
         # RUN steps run on the build network; FROM images that are not local are not pulled
         # implicitly by the build (pull=False keeps `docker build` from refreshing local ones).
+        timeline.begin(marks, "assemble", time.time())
         self._docker_build(ws.app, tag, sink, network=self.build_network())
+        timeline.end(marks, "assemble", time.time())
         procfile = {"web": ""}
         procfile.update(self._procfile(ws))
-        return self._push(tag, procfile, "dockerfile", sink)
+        return self._built(tag, procfile, "dockerfile")
 
     def _is_local_image(self, name: str) -> bool:
         try:
@@ -280,19 +300,29 @@ class DockerImageBuilder:
                     sink(f"       {line}")
 
     # ------------------------------------------------------------------ registry
-    def _push(self, tag: str, procfile: dict[str, str], builder: str, sink: LogSink) -> BuiltImage:
-        repository, _, version = tag.rpartition(":")
-        sink(f"-----> Pushing {tag}")
-        digest = ""
-        for chunk in self.client.api.push(repository, tag=version, stream=True, decode=True,
-                                          auth_config=self.auth_config):
-            if "error" in chunk:
-                raise BuildFailed(f"Pushing the image failed: {chunk['error'][:300]}")
-            digest = chunk.get("aux", {}).get("Digest", digest)
+    def _built(self, tag: str, procfile: dict[str, str], builder: str) -> BuiltImage:
+        """The image as built on this host (not yet in the registry: no digest)."""
         image = self.client.images.get(tag)
-        sink(f"-----> Pushed {tag} ({image.attrs.get('Size', 0) / 1e6:.1f} MB, {digest[:19]})")
-        return BuiltImage(image=tag, digest=digest, procfile=procfile, size=image.attrs.get("Size", 0),
-                          builder=builder)
+        return BuiltImage(image=tag, digest="", procfile=procfile, size=image.attrs.get("Size", 0), builder=builder)
+
+    def publish(self, built: BuiltImage, sink: LogSink, marks: list[Mark] | None = None) -> BuiltImage:
+        marks = marks if marks is not None else []
+        timeline.begin(marks, "publish", time.time())
+        repository, _, version = built.image.rpartition(":")
+        sink(f"-----> Pushing {built.image}")
+        digest = ""
+        try:
+            for chunk in self.client.api.push(repository, tag=version, stream=True, decode=True,
+                                              auth_config=self.auth_config):
+                if "error" in chunk:
+                    raise BuildFailed(f"Pushing the image failed: {chunk['error'][:300]}")
+                digest = chunk.get("aux", {}).get("Digest", digest)
+        except docker.errors.DockerException as exc:
+            raise BuildFailed(f"Pushing the image failed: {_short(exc)}") from None
+        finally:
+            timeline.end(marks, "publish", time.time())
+        sink(f"-----> Pushed {built.image} ({built.size / 1e6:.1f} MB, {digest[:19]})")
+        return dataclasses.replace(built, digest=digest)
 
 
     # ------------------------------------------------------------------ images of an app

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .errors import ValidationError
 from .patterns import full
 from .processes import PROCESS_TYPE_PATTERN, PROCESS_TYPE_RE, validate_process_type  # noqa: F401 - re-exported
+from .timeline import Mark
 
 if TYPE_CHECKING:
     from .appjson import AppJson
@@ -43,9 +44,10 @@ class Build:
     error: str | None = None
     # What the source's app.json declares (health checks, update settings); None without one.
     app_json: AppJson | None = None
+    timeline: list[Mark] = field(default_factory=list)  # domain/timeline.BUILD_PHASES
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "timeline": [m.to_dict() for m in self.timeline]}
 
     @classmethod
     def from_dict(cls, data: dict) -> Build:
@@ -54,7 +56,9 @@ class Build:
         from .appjson import AppJson
 
         declared = data.get("app_json")
-        return cls(**{**data, "app_json": AppJson.from_dict(declared) if declared is not None else None})
+        marks = [Mark.from_dict(m) for m in data.get("timeline") or []]
+        return cls(**{**data, "app_json": AppJson.from_dict(declared) if declared is not None else None,
+                      "timeline": marks})
 
 
 def new_build_id() -> str:

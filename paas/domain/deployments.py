@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 from .scheduler import InstanceReport, UpdatePolicy
+from .timeline import Mark, has
 
 MAX_HISTORY = 20
 LAST_LINES = 20
@@ -70,6 +71,7 @@ class InstanceProgress:
     failures_in_row: int = 0
     answered: bool = False  # the check has got an answer at least once (any HTTP status)
     last_check: str = ""
+    address: str | None = None  # where the router will send its requests (host:port)
 
 
 @dataclass
@@ -97,9 +99,11 @@ class Deployment:
     placed: bool = False  # the scheduler was asked to start its instances (else resume does)
     started: float = 0.0  # epoch seconds
     live_since: float | None = None  # when it was promoted
+    replaces: str | None = None  # the deployment whose instances served before this one's promotion
     created_at: str = ""
     updated_at: str = ""
     finished_at: str = ""
+    timeline: list[Mark] = field(default_factory=list)  # domain/timeline.DEPLOY_PHASES
 
     @property
     def status(self) -> str:
@@ -123,12 +127,18 @@ class Deployment:
         return self.phase != Phase.STARTING
 
     @property
+    def routed(self) -> bool:
+        """Promoted, and the router sends requests to its instances (or cannot tell)."""
+        return self.phase == Phase.SUCCESSFUL or (self.promoted and has(self.timeline, "drain"))
+
+    @property
     def target(self) -> tuple[int, str]:
         return self.release, self.token
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        data.update(phase=str(self.phase), status=self.status, promoted=self.promoted)
+        data.update(phase=str(self.phase), status=self.status, promoted=self.promoted,
+                    timeline=[m.to_dict() for m in self.timeline])
         return data
 
     @classmethod
@@ -137,7 +147,9 @@ class Deployment:
         groups = {k: GroupState(**v) for k, v in data.pop("groups", {}).items()}
         instances = {k: InstanceProgress(**v) for k, v in data.pop("instances", {}).items()}
         failure = data.pop("failure", None)
+        timeline = [Mark.from_dict(m) for m in data.pop("timeline", None) or []]
         return cls(groups=groups, instances=instances, failure=Failure(**failure) if failure else None,
+                   timeline=timeline,
                    phase=Phase(data.pop("phase", Phase.STARTING)), **data)
 
 
@@ -217,6 +229,7 @@ def judge(deployment: Deployment, reports: list[InstanceReport], policy: UpdateP
     for report in reports:
         seen.add(report.id)
         progress = deployment.instances.setdefault(report.id, InstanceProgress())
+        progress.address = report.address or progress.address
         if report.state in ("exited", "dead") or report.restarts > 0 or report.oom_killed:
             return Fail(_exit_failure(report))
         if report.state != "running":

@@ -53,6 +53,9 @@ class Formation:
             # Stored before app.json support: a value that differs from the default was set.
             defaults = asdict(UpdatePolicy())
             update_set = tuple(k for k, v in asdict(update).items() if v != defaults[k])
+        # What the owner did not set follows the platform's defaults, also when those change.
+        update = UpdatePolicy(**{**asdict(UpdatePolicy()), **{k: v for k, v in asdict(update).items()
+                                                               if k in update_set}})
         return cls(
             app=data["app"],
             processes={k: ProcessSpec(**v) for k, v in data.get("processes", {}).items()},

@@ -15,6 +15,7 @@ from .formation import Formation
 from .keys import SshKey
 from .releases import Release
 from .scheduler import AppPlan
+from .timeline import Mark
 from .users import ApiToken, FailureWindow, User
 
 
@@ -126,8 +127,14 @@ class BuiltImage:
 
 
 class ImageBuilder(Protocol):
-    def build(self, app: str, build_id: str, source: Path, config: dict[str, str], sink: LogSink) -> BuiltImage:
-        """Turn a source tree into an image in the registry, streaming the log line by line.
+    def build(self, app: str, build_id: str, source: Path, config: dict[str, str], sink: LogSink,
+              marks: list[Mark] | None = None, publish: bool = True) -> BuiltImage:
+        """Turn a source tree into an image, streaming the log line by line, and (publish) push
+        it to the registry; each phase is recorded in marks. Raises BuildFailed with the reason."""
+        ...
+
+    def publish(self, built: BuiltImage, sink: LogSink, marks: list[Mark] | None = None) -> BuiltImage:
+        """Push an image built with publish=False to the registry; the same with its digest.
         Raises BuildFailed with the reason."""
         ...
 
@@ -206,6 +213,20 @@ class CertPublisher(Protocol):
 
 
 class ChangeFeed(Protocol):
-    """Wakes the supervisor when desired state changes (a Consul blocking query)."""
+    """Wakes the supervisor when an app's desired state changes (a Consul blocking query)."""
 
-    def wait_for_change(self, index: int, seconds: float) -> int: ...
+    def wait_for_changes(self, index: int, seconds: float) -> tuple[int, dict[str, int] | None]:
+        """Block until an app's releases, formation or record change (or `seconds` pass): the new
+        index and every app's change version (compare with the last answer to see which
+        changed), or None when this feed cannot say which apps changed."""
+        ...
+
+
+class RouterView(Protocol):
+    """What the router serves now (Traefik's API), so a deployment knows when its instances take
+    requests: the timeline's "routed", and the start of the old instances' drain."""
+
+    def servers(self, service: str) -> set[str] | None:
+        """host:port of every server the router sends the service's requests to (empty if it
+        has none); None when the router cannot tell (no API configured, an error)."""
+        ...

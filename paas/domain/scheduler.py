@@ -19,9 +19,11 @@ CONTAINER_PORT = 5000
 class UpdatePolicy:
     """Nomad's update block, in seconds. Defaults are tuned for fast deploys."""
 
-    min_healthy_time: float = 1.0
+    min_healthy_time: float = 0.5
     healthy_deadline: float = 60.0
-    drain_time: float = 1.0
+    # Counted from the moment the router serves the new instances (or promotion, when the
+    # router cannot tell): requests it sent the old ones before that finish meanwhile.
+    drain_time: float = 0.5
     stop_timeout: float = 10.0
     # An HTTP check that has answered fails the deployment after this many failures in a row.
     check_failures: int = 3
@@ -101,6 +103,9 @@ class InstanceReport:
     restarts: int = 0
     check: CheckResult | None = None  # None: no check (workers: running is healthy)
     last_lines: list[str] = field(default_factory=list)  # its output, read while it still exists
+    # Where the router sends its requests once promoted (host:port), if the scheduler knows: the
+    # deploy service asks the router when it serves these (the timeline's "routed").
+    address: str | None = None
 
     @property
     def label(self) -> str:
@@ -175,6 +180,12 @@ class Scheduler(Protocol):
         ...
 
     def instances(self, app: str) -> list[Instance]: ...
+
+    def instance_events(self, timeout: float) -> set[str] | None:
+        """Block until instances of some apps changed on their own (exited, were removed) or
+        `timeout` passes: those apps' names. None: this scheduler reports no such events (the
+        caller then reconciles periodically)."""
+        ...
 
     def preview(self, plan: AppPlan) -> str:
         """What this scheduler would submit for the plan, for people (the Nomad job, the Docker

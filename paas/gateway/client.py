@@ -45,12 +45,13 @@ class GatewayClient:
         body = response.json()
         return str(body["id"]) if body.get("allowed") and body.get("id") else None
 
-    def build_source(self, app: str, username: str, tarball: IO[bytes], git_sha: str) -> Iterator[dict]:
+    def build_source(self, app: str, username: str, tarball: IO[bytes], git_sha: str,
+                     received_since: float | None = None) -> Iterator[dict]:
         """Upload the source and yield the NDJSON events of the build as they arrive."""
         try:
             response = self.session.post(
                 f"{self.url}/v1/apps/{app}/builds/source",
-                params={"git_sha": git_sha},
+                params={"git_sha": git_sha, **({"received_since": f"{received_since:.3f}"} if received_since else {})},
                 data=tarball,
                 headers={ACT_AS_HEADER: username, "Content-Type": "application/octet-stream"},
                 stream=True,

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 from paas.config import Settings
 
@@ -22,6 +23,7 @@ def say(line: str = "") -> None:
 
 
 def main() -> int:
+    started = time.time()  # git has received the objects: the timeline's receive phase starts here
     settings = Settings.from_env()
     username, app = os.environ.get("PAAS_PUSH_USER", ""), os.environ.get("PAAS_PUSH_APP", "")
     updates = [line.split() for line in sys.stdin.read().splitlines() if line.strip()]
@@ -42,7 +44,7 @@ def main() -> int:
         tarball.seek(0)
         say(f"-----> Building {app} ({new[:7]})")
         try:
-            for event in client.build_source(app, username, tarball, new):
+            for event in client.build_source(app, username, tarball, new, started):
                 if "log" in event:
                     say(event["log"])
                 elif "error" in event:

@@ -46,7 +46,7 @@ from . import docker_spec, probe
 from .docker_spec import LABEL, Limits
 
 # The Consul check Traefik routes by; promotion is decided on the controller's own probes.
-CHECK_INTERVAL = "1s"
+CHECK_INTERVAL = "3s"  # Traefik routes by it; crashes reach the supervisor at once as engine events
 PROBE_TIMEOUT = 2.0
 LAST_LINES = 20
 # A followed log stream yields "" this often when nothing was written: the API turns it into a
@@ -108,6 +108,8 @@ class DockerScheduler:
         self._stopping_lock = threading.Lock()
         self._network_lock = threading.Lock()
         self._last_exit: dict[str, int] = {}  # container -> exit code of its last crash seen
+        self._events: queue.Queue[str] = queue.Queue()  # apps whose containers died or vanished
+        self._events_thread: threading.Thread | None = None
         self.limits = Limits(user=settings.app_user, memory=settings.default_memory, cpu=settings.default_cpu,
                              pids=settings.pids_limit)
 
@@ -381,8 +383,8 @@ class DockerScheduler:
         restarts = int(container.attrs.get("RestartCount", 0) or 0)
         ended = status in ("exited", "dead") or restarts > 0 or state.get("OOMKilled")
         check = None
+        address = _bridge_ip(container, reload=False) if process is not None and process.is_web else None
         if status == "running" and not ended and process is not None and process.is_web:
-            address = _bridge_ip(container, reload=False)
             check = probe.probe(f"{address}:{CONTAINER_PORT}", process.healthcheck, PROBE_TIMEOUT) if address \
                 else CheckResult(passing=False, detail="no address on the app's network yet")
         lines = _tail(container, LAST_LINES) if ended or (check is not None and not check.passing) else []
@@ -391,7 +393,8 @@ class DockerScheduler:
             state="running" if status == "running" else ("starting" if status in ("created", "restarting") and
                                                           not restarts else status),
             exit_code=state.get("ExitCode") if ended else None, oom_killed=bool(state.get("OOMKilled")),
-            restarts=restarts, check=check, last_lines=lines)
+            restarts=restarts, check=check, last_lines=lines,
+            address=f"{address}:{CONTAINER_PORT}" if address else None)
 
     def promote(self, plan: AppPlan, deployment_id: str) -> None:
         mine = self.containers(plan.app, deployment=deployment_id)
@@ -553,6 +556,38 @@ class DockerScheduler:
                 log.info("docker scheduler: removing one-off run %s past its deadline", container.name)
                 self._stop_in_background([container], 1)
 
+
+    def instance_events(self, timeout: float) -> set[str] | None:
+        """Apps whose instances died or were removed, from the engine's event stream (read by a
+        thread of its own that reconnects when the engine restarts)."""
+        if self._events_thread is None:
+            self._events_thread = threading.Thread(target=self._follow_events, name="paas-docker-events",
+                                                   daemon=True)
+            self._events_thread.start()
+        try:
+            found = {self._events.get(timeout=timeout)}
+        except queue.Empty:
+            return set()
+        while True:
+            try:
+                found.add(self._events.get_nowait())
+            except queue.Empty:
+                return found
+
+    def _follow_events(self) -> None:
+        filters = {"type": "container", "event": ["die", "destroy", "oom"],
+                   "label": [f"{LABEL}.platform={self.platform}", f"{LABEL}.role=instance"]}
+        while True:
+            try:
+                for event in self.client.events(decode=True, filters=filters):
+                    app = (event.get("Actor", {}).get("Attributes") or {}).get(f"{LABEL}.app")
+                    if app and (event.get("Actor", {}).get("Attributes") or {}).get("name") not in self._stopping:
+                        self._events.put(app)
+            except (docker.errors.DockerException, requests.RequestException) as exc:
+                log.info("docker scheduler: the event stream ended (%s); reconnecting", _first_line(exc))
+            # The engine went away (restart): every app is looked at once it is back.
+            self._events.put("*")
+            time.sleep(1.0)  # not on any deploy's path: this thread only waits for the engine
 
     def apps(self) -> set[str]:
         """Apps of this platform with a container (instance or run) or a network left."""

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
+from paas.domain import timeline
 from paas.domain.builds import Build, new_build_id, platform_repository, validate_image, validate_procfile
 from paas.domain.clock import now_iso
 from paas.domain.errors import BuildFailed, NotFound, PermissionDenied
-from paas.domain.ports import BuildLogStore, BuildStore, ImageBuilder, LogSink
+from paas.domain.ports import BuildLogStore, BuildStore, BuiltImage, ImageBuilder, LogSink
 from paas.domain.releases import Release
 from paas.domain.users import User
 
 from .apps import AppService, can_see
 from .formation import FormationService
 from .releases import ReleaseService
+
+log = logging.getLogger(__name__)
+# How far back a gateway may say a push began (the timeline's receive phase), in seconds.
+MAX_RECEIVE = 600.0
 
 
 class BuildService:
@@ -27,9 +35,12 @@ class BuildService:
         logs: BuildLogStore | None = None,
         registry: str | None = None,
         apps: AppService | None = None,
+        run_local_images: bool = False,
     ):
         """registry: the platform's registry (host:port), where each app's images live under the
-        app's name; apps: who may use which app (and so its images)."""
+        app's name; apps: who may use which app (and so its images); run_local_images: the
+        scheduler runs images from this host's engine (docker), so a push may deploy the local
+        image while it is pushed to the registry (Nomad's clients pull: the registry comes first)."""
         self.builds = builds
         self.releases = releases
         self.formation = formation
@@ -37,6 +48,8 @@ class BuildService:
         self.logs = logs
         self.registry = registry
         self.apps = apps
+        self.run_local_images = run_local_images
+        self._publishing: dict[str, Future[Build]] = {}  # build id -> its push to the registry
 
     def create_from_image(
         self, app: str, actor: User, image: str, procfile: dict[str, str] | None = None
@@ -75,10 +88,13 @@ class BuildService:
             )
 
     def create_from_source(
-        self, app: str, actor: User, source: Path, sink: LogSink, git_sha: str | None = None
+        self, app: str, actor: User, source: Path, sink: LogSink, git_sha: str | None = None,
+        received_since: float | None = None, publish_beside: bool = False,
     ) -> tuple[Build, Release]:
         """Build a source tree; on success record the build and release it. A failed build is
-        recorded (with its log) but makes no release."""
+        recorded (with its log) but makes no release. received_since: when the push began (the
+        timeline's receive phase). publish_beside (with run_local_images): release the image as
+        built on this host and push it to the registry in the background; `published` waits."""
         if self.builder is None or self.logs is None:
             raise BuildFailed("This controller has no builder configured")
         build = Build(
@@ -91,6 +107,9 @@ class BuildService:
             source="git" if git_sha else "source",
             git_sha=git_sha,
         )
+        now = time.time()
+        received = received_since if received_since and now - MAX_RECEIVE <= received_since <= now else now
+        timeline.begin(build.timeline, "receive", received)
         self.builds.add(build)
         logs = self.logs
 
@@ -100,11 +119,13 @@ class BuildService:
 
         config = self.releases.current(app).config
         started = time.monotonic()
+        beside = publish_beside and self.run_local_images
         try:
-            built = self.builder.build(app, build.id, source, config, tee)
+            built = self.builder.build(app, build.id, source, config, tee, marks=build.timeline, publish=not beside)
         except BuildFailed as exc:
             build.status, build.error = "failed", str(exc)
             build.finished_at, build.duration = now_iso(), round(time.monotonic() - started, 2)
+            timeline.close(build.timeline, time.time())
             self.builds.add(build)
             tee(f" !     Build failed: {exc}")
             raise
@@ -113,8 +134,39 @@ class BuildService:
         for line in self.formation.app_json_notes(app, built.app_json):
             tee(line)
         build.finished_at, build.duration = now_iso(), round(time.monotonic() - started, 2)
+        if beside:
+            self._publish_beside(build, built, tee)
         what = git_sha[:7] if git_sha else f"build {build.id}"
         return build, self.record(build, actor, f"{actor.username} deployed {what}")
+
+    def _publish_beside(self, build: Build, built: BuiltImage, sink: LogSink) -> None:
+        future: Future[Build] = Future()
+        self._publishing[build.id] = future
+
+        def work() -> None:
+            try:
+                published = self.builder.publish(built, sink, build.timeline)
+                build.digest = published.digest
+                future.set_result(build)
+            except BuildFailed as exc:
+                build.error = str(exc)
+                future.set_exception(exc)
+            except Exception as exc:  # noqa: BLE001 - handed to the waiter, who reports it
+                log.exception("publishing %s", build.image)
+                future.set_exception(exc)
+            finally:
+                build.duration = round(sum(m.duration or 0 for m in build.timeline), 2)
+                self.builds.add(build)
+
+        threading.Thread(target=work, name=f"paas-publish-{build.id}", daemon=True).start()
+
+    def published(self, build: Build, timeout: float = 600) -> Build:
+        """Wait until a build released with publish_beside is in the registry (at once for any
+        other build). Raises BuildFailed when the push to the registry failed."""
+        future = self._publishing.pop(build.id, None)
+        if future is None:
+            return build
+        return future.result(timeout=timeout)
 
     def record(self, build: Build, actor: User, summary: str) -> Release:
         """Store a finished build and release it with the current config."""

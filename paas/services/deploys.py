@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
+from paas.domain import names, timeline
 from paas.domain.appjson import AppJson
 from paas.domain.apps import App
 from paas.domain.clock import now_iso
@@ -34,7 +35,7 @@ from paas.domain.deployments import (
 )
 from paas.domain.errors import NotFound, StartFailed, ValidationError
 from paas.domain.formation import Formation
-from paas.domain.ports import AppStore, BuildStore, DeployStateStore, FormationStore, ReleaseStore
+from paas.domain.ports import AppStore, BuildStore, DeployStateStore, FormationStore, ReleaseStore, RouterView
 from paas.domain.releases import MASK, Release
 from paas.domain.scheduler import AppPlan, Instance, LogSink, Scheduler
 
@@ -42,12 +43,17 @@ from .plans import build_plan, declared
 from .retry import retry_on_conflict
 
 RECONCILE_EVERY = 2.0
+# After promotion, how long to wait for the router to serve the new instances before draining
+# the old ones anyway (the router's API may be slow or its view of the catalog late).
+ROUTE_WAIT = 10.0
 
 
 class DeployService:
     def __init__(self, scheduler: Scheduler, apps: AppStore, releases: ReleaseStore, formations: FormationStore,
-                 states: DeployStateStore, clock: Callable[[], float] = time.time, builds: BuildStore | None = None):
-        """builds: where each release's app.json is read (Build.app_json), merged into its plan."""
+                 states: DeployStateStore, clock: Callable[[], float] = time.time, builds: BuildStore | None = None,
+                 router: RouterView | None = None):
+        """builds: where each release's app.json is read (Build.app_json), merged into its plan;
+        router: what the router serves, to know when a promoted deployment takes requests."""
         self.scheduler = scheduler
         self.apps = apps
         self.releases = releases
@@ -55,12 +61,15 @@ class DeployService:
         self.states = states
         self.clock = clock
         self.builds = builds
+        self.router = router
         self._declared: dict[tuple[str, str], AppJson | None] = {}  # builds never change
         self._last_reconcile: dict[str, tuple[float, int]] = {}  # app -> (clock, formation index)
 
     # ------------------------------------------------------------------ the step
-    def step(self, name: str) -> bool:
-        """One step for the app; True while a deployment of it is in flight (come back soon)."""
+    def step(self, name: str, reconcile: bool = False) -> bool:
+        """One step for the app; True while a deployment of it is in flight (come back soon).
+        reconcile: compare what runs with the live deployment now (the supervisor was told
+        that something changed), not only every RECONCILE_EVERY."""
         found = self.apps.get(name)
         if found is None:
             return False
@@ -78,7 +87,7 @@ class DeployService:
         if current is not None and current.phase == Phase.RETIRING:
             still = self._retire(app, formation, state, index, current)
             if still and (target is None or target == current.target):
-                if self.clock() >= (current.live_since or 0) + formation.update.drain_time:
+                if self.clock() >= _drain_from(current) + formation.update.drain_time:
                     # The old ones are being stopped anyway: a live instance that crashed
                     # meanwhile is replaced now, not once the last old one is gone.
                     self._maybe_reconcile(app, formation, formation_index, state)
@@ -94,7 +103,7 @@ class DeployService:
             state, index = self.states.get(name)  # _retire may have saved: the CAS index moved
         if desired is not None and target not in (state.live_target, state.failed_target):
             return self._start(app, desired, formation, state, index)
-        self._maybe_reconcile(app, formation, formation_index, state)
+        self._maybe_reconcile(app, formation, formation_index, state, force=reconcile)
         return False
 
     def _desired(self, name: str, state: DeployState) -> Release | None:
@@ -137,6 +146,7 @@ class DeployService:
             self._end(state, deployment, Phase.SUCCESSFUL, "Nothing to run: every process type is scaled to 0")
             self._save(app.name, state, index)
             return False
+        timeline.begin(deployment.timeline, "start", now)
         state.current = deployment
         self._save(app.name, state, index)  # first: a crash while starting leaves a record to resume
         state, index = self.states.get(app.name)
@@ -151,6 +161,7 @@ class DeployService:
             self._fail(app, formation, state, index, current, Failure(reason=str(exc)), plan)
             return False
         current.placed = True
+        timeline.begin(current.timeline, "first_check", self.clock())
         self._save(app.name, state, index)
         return True
 
@@ -167,26 +178,41 @@ class DeployService:
         if isinstance(verdict, Fail):
             self._fail(app, formation, state, index, current, verdict.failure, plan)
             return False
+        passing = [p.passing_since for p in current.instances.values() if p.passing_since is not None]
+        if passing:
+            timeline.begin(current.timeline, "healthy", min(passing))
         if isinstance(verdict, Promote):
+            timeline.begin(current.timeline, "promote", self.clock())
             self.scheduler.promote(plan, current.id)
-            first = state.live_deployment is None
+            current.replaces = state.live_deployment
             self._go_live(state, current, plan)
             current.phase = Phase.RETIRING
             current.live_since = self.clock()
+            timeline.begin(current.timeline, "routed", current.live_since)
             for group in current.groups.values():
                 group.promoted = True
             current.description = f"v{current.release} is live: draining the previous instances"
-            if first and not self.scheduler.retire(plan, keep={current.id}):
-                # A first deploy: nothing was routed before, so nothing drains.
-                self._end(state, current, Phase.SUCCESSFUL, f"Deployment completed: v{current.release} is live")
-                self._save(app.name, state, index)
-                return False
             self._save(app.name, state, index)
+            if current.replaces is None:
+                # A first deploy: nothing served before, so nothing drains; done once routed.
+                state, index = self.states.get(app.name)
+                return self._retire(app, formation, state, index, state.current or current)
             return True
         current.description = verdict.description
         if current.to_dict() != before:
             self._save(app.name, state, index)
         return True
+
+    def _routed(self, name: str, current: Deployment) -> bool:
+        """Whether the router sends the app's requests to exactly the deployment's web instances
+        (old ones out, new ones in); True when it cannot tell or has not within ROUTE_WAIT."""
+        addresses = {p.address for p in current.instances.values() if p.address}
+        if self.router is None or not addresses or "web" not in current.groups:
+            return True
+        if self.clock() - (current.live_since or 0) > ROUTE_WAIT:
+            return True
+        servers = self.router.servers(names.service(name))
+        return servers is None or servers == addresses
 
     def _go_live(self, state: DeployState, deployment: Deployment, plan: AppPlan) -> None:
         state.live_release, state.live_token = deployment.release, deployment.token
@@ -197,7 +223,15 @@ class DeployService:
     def _retire(self, app: App, formation: Formation, state: DeployState, index: int, current: Deployment) -> bool:
         """True while previous instances still exist."""
         plan = self._plan(app, current.release, formation)
-        if plan is not None and self.clock() < (current.live_since or 0) + plan.update.drain_time:
+        if not timeline.has(current.timeline, "drain"):
+            if not self._routed(app.name, current):
+                return True
+            timeline.begin(current.timeline, "drain", self.clock())
+            self._save(app.name, state, index)
+            state, index = self.states.get(app.name)
+            current = state.current or current
+        if plan is not None and current.replaces is not None \
+                and self.clock() < _drain_from(current) + plan.update.drain_time:
             return True
         remaining = self.scheduler.retire(plan, keep={current.id}) if plan else 0
         if remaining:
@@ -254,6 +288,7 @@ class DeployService:
     def _end(self, state: DeployState, deployment: Deployment, phase: Phase, description: str) -> None:
         deployment.phase, deployment.description = phase, description
         deployment.finished_at = now_iso()
+        timeline.close(deployment.timeline, self.clock())
         state.finish(deployment)
 
     def _save(self, name: str, state: DeployState, index: int) -> None:
@@ -261,13 +296,14 @@ class DeployService:
             state.current.updated_at = now_iso()
         self.states.put(name, state, index)
 
-    def _maybe_reconcile(self, app: App, formation: Formation, formation_index: int, state: DeployState) -> None:
-        """Every RECONCILE_EVERY seconds, and at once when the formation changed (ps:scale)."""
+    def _maybe_reconcile(self, app: App, formation: Formation, formation_index: int, state: DeployState,
+                         force: bool = False) -> None:
+        """When forced, every RECONCILE_EVERY seconds, and at once when the formation changed (ps:scale)."""
         if state.live_release is None or state.live_deployment is None:
             return
         now = self.clock()
         last, last_index = self._last_reconcile.get(app.name, (0.0, 0))
-        if now - last < RECONCILE_EVERY and formation_index == last_index:
+        if not force and now - last < RECONCILE_EVERY and formation_index == last_index:
             return
         self._last_reconcile[app.name] = (now, formation_index)
         plan = self._plan(app, state.live_release, formation)
@@ -286,8 +322,8 @@ class DeployService:
 
     def wait(self, name: str, version: int | None, timeout: float | None = None, sink: LogSink | None = None,
              after: str | None = None) -> Deployment | None:
-        """Block until release `version` is live (promoted: retiring the previous instances goes
-        on in the background) or its deployment failed or was superseded; with version None,
+        """Block until release `version` is live (promoted and served by the router: retiring the
+        previous instances goes on in the background) or its deployment failed or was superseded; with version None,
         until the first deployment after the one with id `after` has settled. Progress lines go
         to sink. None when there is nothing to deploy (no build yet). Waits on the deploy state
         with Consul blocking queries, by default for the app's UpdatePolicy.wait_budget()."""
@@ -310,8 +346,8 @@ class DeployService:
                 if sink and mine.description != said:
                     said = mine.description
                     sink(f"-----> {said}")
-                if mine.settled:
-                    return mine
+                if mine.settled and (mine.routed or not mine.promoted):
+                    return mine  # failed, superseded, or live and served by the router
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
@@ -371,6 +407,11 @@ class DeployService:
 
         return retry_on_conflict(attempt)
 
+    def instance_events(self, timeout: float) -> set[str] | None:
+        """Apps whose instances changed (the scheduler's events), waiting up to `timeout`; None
+        when the scheduler reports no events (then the supervisor reconciles on a timer)."""
+        return self.scheduler.instance_events(timeout)
+
     def orphaned_apps(self, known: set[str]) -> set[str]:
         return self.scheduler.apps() - known
 
@@ -378,3 +419,9 @@ class DeployService:
         self.scheduler.destroy(name)
         self.states.remove(name)
         self._last_reconcile.pop(name, None)
+
+
+def _drain_from(deployment: Deployment) -> float:
+    """When the old instances' drain began: once the router served the new ones, else at promotion."""
+    marks = [m for m in deployment.timeline if m.phase == "drain"]
+    return marks[0].started_at if marks else (deployment.live_since or 0)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from paas.domain import timeline
 from paas.domain.builds import Build
 from paas.domain.deployments import Deployment, Phase
-from paas.domain.errors import NotFound, TooLarge, ValidationError
+from paas.domain.errors import BuildFailed, NotFound, TooLarge, ValidationError
 from paas.domain.keys import SshKey
 from paas.domain.ports import LogSink
 from paas.domain.releases import Release
@@ -101,15 +102,26 @@ class PushService:
             raise ValidationError("The request body must be a tar archive (optionally gzipped) of the source")
         return path
 
-    def push(self, app: str, actor: User, source: Path, sink: LogSink, git_sha: str | None = None) -> Push:
-        """Build `source` (received), release it and wait until the release serves. The build's
-        and the rollout's progress go to sink; so does why the deploy failed."""
+    def push(self, app: str, actor: User, source: Path, sink: LogSink, git_sha: str | None = None,
+             received_since: float | None = None) -> Push:
+        """Build `source` (received), release it and wait until the release serves (on the
+        docker scheduler while the image goes to the registry beside the rollout). The build's
+        and the rollout's progress go to sink, then the timeline of both; so does why the
+        deploy failed."""
         try:
-            build, release = self.builds.create_from_source(app, actor, source, sink, git_sha=git_sha)
+            build, release = self.builds.create_from_source(app, actor, source, sink, git_sha=git_sha,
+                                                            received_since=received_since, publish_beside=True)
         finally:
             source.unlink(missing_ok=True)
         deployment = self.deploys.wait(app, release.version, sink=sink)
         error = _error(release.version, deployment, sink)
+        try:
+            build = self.builds.published(build)
+        except BuildFailed as exc:
+            sink(f"{ERROR_PREFIX}{exc}")
+            error = error or f"v{release.version} runs from this host's copy of the image, which is not " \
+                             f"in the registry: {exc}"
+        _show_timeline(build, deployment, sink)
         return Push(build=build, release=release, deployment=deployment, error=error)
 
 
@@ -127,3 +139,13 @@ def _error(version: int, deployment: Deployment | None, sink: LogSink) -> str | 
             sink(f"{ERROR_PREFIX}{line}")
         return f"v{version} failed to deploy: {deployment.failure.reason}"
     return f"v{version} failed to deploy: {deployment.description}"
+
+
+def _show_timeline(build: Build, deployment: Deployment | None, sink: LogSink) -> None:
+    """The push's phases with their durations, where the seconds went (Build and Deployment
+    timelines; the image push runs beside the rollout on the docker scheduler)."""
+    marks = build.timeline + (deployment.timeline if deployment else [])
+    if marks:
+        sink("-----> Timeline")
+        for line in timeline.render(marks):
+            sink(f"       {line}")

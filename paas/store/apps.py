@@ -38,6 +38,7 @@ class ConsulAppStore:
             Op.set(self.kv.key("formation", app.name), formation.to_dict()),
             # Not while a destroy of the name is unfinished: its cleanup would hit the new app.
             Op.check_not_exists(self._tombstone_key(app.name)),
+            self.kv.changed(app.name),
         ]
         if app_id:
             # set, not create: a lookup racing the old app's destroy may have left an id behind.
@@ -71,7 +72,7 @@ class ConsulAppStore:
 
     def update(self, app: App, index: int) -> None:
         try:
-            self.kv.txn([Op.cas(self._key(app.name), app.to_dict(), index)])
+            self.kv.txn([Op.cas(self._key(app.name), app.to_dict(), index), self.kv.changed(app.name)])
         except TxnFailed:
             raise ConcurrentUpdate(f"App {app.name!r} changed concurrently") from None
 
@@ -80,6 +81,7 @@ class ConsulAppStore:
             self.kv.txn([
                 Op.cas(self._key(app.name), app.to_dict(), index),
                 Op.create(self.kv.key("domains", domain), {"app": app.name, "created_at": now_iso()}),
+                self.kv.changed(app.name),
             ])
         except TxnFailed as exc:
             if 1 in exc.op_indexes:
@@ -91,6 +93,7 @@ class ConsulAppStore:
             self.kv.txn([
                 Op.cas(self._key(app.name), app.to_dict(), index),
                 Op.delete(self.kv.key("domains", domain)),
+                self.kv.changed(app.name),
             ])
         except TxnFailed:
             raise ConcurrentUpdate(f"App {app.name!r} changed concurrently") from None
@@ -115,6 +118,7 @@ class ConsulAppStore:
             Op.delete(self._id_key(name)),
             # The supervisor holding it forgets it once the app is gone (services/supervisor.py).
             Op.delete(self.kv.key("locks", name)),
+            Op.delete(self.kv.key("changes", name)),
         ]
 
     def destroy(self, app: App, index: int, tombstone: dict | None = None) -> None:

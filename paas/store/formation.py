@@ -20,6 +20,7 @@ class ConsulFormationStore:
 
     def update(self, formation: Formation, index: int) -> None:
         try:
-            self.kv.txn([Op.cas(self.kv.key("formation", formation.app), formation.to_dict(), index)])
+            self.kv.txn([Op.cas(self.kv.key("formation", formation.app), formation.to_dict(), index),
+                         self.kv.changed(formation.app)])
         except TxnFailed:
             raise ConcurrentUpdate(f"The formation of {formation.app!r} changed concurrently") from None

@@ -142,12 +142,18 @@ class ConsulKV:
             return None
         return Entry(key=item["Key"], value=_decode(item["Value"]), index=item["ModifyIndex"])
 
-    def wait_for_change(self, index: int, seconds: float) -> int:
-        """Block until something under the prefix changes (or `seconds` pass); the new index."""
+    def changed(self, app: str) -> dict:
+        """The op every write of an app's desired state adds to its transaction: the supervisor
+        watches these small keys to learn which app to step (wait_for_changes)."""
+        return Op.set(self.key("changes", app), 1)
+
+    def wait_for_changes(self, index: int, seconds: float) -> tuple[int, dict[str, int] | None]:
+        """Block until an app's change key is written or removed (or `seconds` pass): the new
+        index and app -> ModifyIndex of its change key."""
         with _consul_errors():
-            new_index, _ = self.client.kv.get(self.prefix + "/", index=index or None, wait=f"{seconds:g}s",
-                                              keys=True, separator="/")
-        return int(new_index or 0)
+            new_index, items = self.client.kv.get(self.key("changes") + "/", recurse=True,
+                                                  index=index or None, wait=f"{seconds:g}s")
+        return int(new_index or 0), {i["Key"].rsplit("/", 1)[-1]: int(i["ModifyIndex"]) for i in items or []}
 
     def put(self, key: str, value: Any) -> None:
         self.txn([Op.set(key, value)])

@@ -52,6 +52,7 @@ class ConsulReleaseStore:
             self.kv.txn([
                 Op.cas(self.kv.key("releases", release.app, "head"), release.version, head_index),
                 Op.create(release_key(self.kv, release.app, release.version), release.to_dict()),
+                self.kv.changed(release.app),
             ])
         except TxnFailed:
             raise ConcurrentUpdate(f"Another release of {release.app!r} was created concurrently") from None
@@ -64,7 +65,8 @@ class ConsulReleaseStore:
             if entry is None:
                 return
             try:
-                self.kv.txn([Op.cas(key, {**entry.value, "failed": True, "failure_reason": reason[:MAX_FAILURE_REASON]}, entry.index)])
+                self.kv.txn([Op.cas(key, {**entry.value, "failed": True, "failure_reason": reason[:MAX_FAILURE_REASON]},
+                                    entry.index), self.kv.changed(app)])
                 return
             except TxnFailed:
                 continue

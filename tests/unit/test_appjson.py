@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -242,8 +243,7 @@ def test_other_types_need_a_build_first():
 
 def test_formations_stored_before_update_set_infer_it_from_non_defaults():
     stored = {"app": "a", "processes": {"web": {"quantity": 2, "memory": None, "cpu": None, "healthcheck": None}},
-              "update": {"min_healthy_time": 1.0, "healthy_deadline": 30.0, "drain_time": 1.0,
-                         "stop_timeout": 10.0},
+              "update": {**asdict(UpdatePolicy()), "healthy_deadline": 30.0},
               "restart_token": "x"}
     formation = Formation.from_dict(stored)
     assert formation.update_set == ("healthy_deadline",)

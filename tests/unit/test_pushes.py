@@ -20,6 +20,7 @@ from paas.domain.formation import Formation
 from paas.domain.keys import SshKey
 from paas.domain.releases import Release
 from paas.domain.scheduler import UpdatePolicy
+from paas.domain.timeline import Mark
 from paas.domain.users import User
 from paas.services.pushes import PushService
 
@@ -39,12 +40,15 @@ def tarball(gzipped: bool = False) -> bytes:
 
 
 class Builds:
-    def __init__(self, fail: bool = False):
+    def __init__(self, fail: bool = False, publish_fails: bool = False):
         self.fail = fail
+        self.publish_fails = publish_fails
         self.seen: list[Path] = []
+        self.beside: list[bool] = []
 
-    def create_from_source(self, app, actor, source, sink, git_sha=None):
+    def create_from_source(self, app, actor, source, sink, git_sha=None, received_since=None, publish_beside=False):
         self.seen.append(source)
+        self.beside.append(publish_beside)
         assert source.exists(), "the build reads the received source"
         sink("-----> Building")
         if self.fail:
@@ -53,6 +57,11 @@ class Builds:
                       source="git", git_sha=git_sha)
         return build, Release(app=app, version=3, summary="", created_by=actor.username, created_at="now",
                               build_id="b1", image=build.image)
+
+    def published(self, build):
+        if self.publish_fails:
+            raise BuildFailed("Pushing the image failed: registry unavailable")
+        return build
 
 
 class Deploys:
@@ -91,8 +100,8 @@ class Keys:
 
 
 def service(tmp_path: Path, deployment: Deployment | None = None, fail_build: bool = False,
-            limit: int = 1 << 20) -> PushService:
-    return PushService(Builds(fail_build), Deploys(deployment), Formations(), Apps(), Auth(), Keys(),
+            limit: int = 1 << 20, publish_fails: bool = False) -> PushService:
+    return PushService(Builds(fail_build, publish_fails), Deploys(deployment), Formations(), Apps(), Auth(), Keys(),
                        tmp_path / "uploads", limit)
 
 
@@ -113,7 +122,23 @@ def test_a_release_that_goes_live_is_no_error_and_waits_as_long_as_the_policy_al
     assert result.error is None and result.release.version == 3 and result.deployment.promoted
     assert lines == ["-----> Building", "-----> Deployment is running: starting canaries"]
     assert pushes.deploys.waited == [("shop", 3)]
+    assert pushes.builds.beside == [True]  # the image goes to the registry beside the rollout
     assert not source.exists()
+
+
+def test_the_push_shows_its_timeline_with_each_phase_and_its_duration(tmp_path):
+    live = deployment(Phase.SUCCESSFUL)
+    live.timeline = [Mark("start", 100.0, 100.4), Mark("first_check", 100.4, 100.9), Mark("routed", 101.0, None)]
+    result, lines, _ = push(service(tmp_path, live), tmp_path)
+    shown = lines[lines.index("-----> Timeline") + 1:]
+    assert [line.split()[:2] for line in shown] == [["canary", "start"], ["first", "check"], ["first", "request"]]
+    assert shown[0].endswith("0.40 s") and shown[1].endswith("0.50 s") and shown[2].endswith("running")
+
+
+def test_a_registry_push_that_fails_beside_a_rollout_rejects_the_push_and_says_so(tmp_path):
+    result, lines, _ = push(service(tmp_path, deployment(Phase.RETIRING), publish_fails=True), tmp_path)
+    assert result.error.startswith("v3 runs from this host's copy of the image, which is not in the registry")
+    assert " !     Pushing the image failed: registry unavailable" in lines
 
 
 def test_a_failed_deploy_streams_its_explanation_and_rejects_the_push(tmp_path):

@@ -2,7 +2,7 @@ from marshmallow import Schema, fields, validate
 
 from paas.domain.builds import IMAGE_PATTERN, MAX_COMMAND_LENGTH, MAX_IMAGE_LENGTH, PROCESS_TYPE_PATTERN
 
-from ..deployments.schemas import DeploymentSchema
+from ..deployments.schemas import DeploymentSchema, MarkSchema
 from ..releases.schemas import ReleaseSchema
 from ..spec import FullMatch, rule
 
@@ -18,6 +18,7 @@ class BuildSchema(Schema):
     created_by = fields.String()
     created_at = fields.String()
     finished_at = fields.String(allow_none=True)
+    timeline = fields.List(fields.Nested(MarkSchema), metadata={"description": "when each phase began and ended"})
 
 
 class BuildCreateSchema(Schema):
@@ -45,3 +46,5 @@ class BuildDetailSchema(BuildSchema):
 
 class SourceBuildArgs(Schema):
     git_sha = fields.String(validate=FullMatch(r"^[0-9a-f]{7,64}$"), metadata={"description": "commit built"})
+    received_since = fields.Float(metadata={"description": "epoch seconds when the push reached the gateway "
+                                            "(the timeline's receive phase starts there; at most 10 minutes back)"})

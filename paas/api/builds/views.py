@@ -80,7 +80,8 @@ def build_source(args, app):
     actor = current_user()
 
     def work(sink) -> dict:  # runs in a thread, without Flask's app context
-        push = pushes.push(name, actor, source, sink, git_sha=args.get("git_sha"))
+        push = pushes.push(name, actor, source, sink, git_sha=args.get("git_sha"),
+                           received_since=args.get("received_since"))
         if push.error:
             return {"error": push.error}
         return {"build": BuildSchema().dump(push.build), "release": ReleaseSchema().dump(push.release.masked()),

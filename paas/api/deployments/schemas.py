@@ -10,6 +10,17 @@ class GroupSchema(Schema):
     promoted = fields.Boolean()
 
 
+class MarkSchema(Schema):
+    """One phase of a build's or a deployment's timeline (epoch seconds)."""
+
+    phase = fields.String(required=True, metadata={"description": "receive, detect, dependencies, assemble, "
+                                                   "publish (builds); start, first_check, healthy, promote, routed, "
+                                                   "drain (deployments)"})
+    started_at = fields.Float(required=True)
+    ended_at = fields.Float(allow_none=True, metadata={"description": "null while the phase runs"})
+    duration = fields.Float(allow_none=True, metadata={"description": "seconds"})
+
+
 class FailureSchema(Schema):
     reason = fields.String(required=True)
     instance = fields.String(allow_none=True)
@@ -33,6 +44,7 @@ class DeploymentSchema(Schema):
     created_at = fields.String()
     updated_at = fields.String()
     finished_at = fields.String()
+    timeline = fields.List(fields.Nested(MarkSchema), metadata={"description": "when each phase began and ended"})
 
 
 class WaitArgs(Schema):

@@ -85,6 +85,10 @@ class NomadScheduler:
     def _ours(self, job: dict) -> bool:
         return (job.get("Meta") or {}).get(PLATFORM_META) in (None, self.options.platform)
 
+    def instance_events(self, timeout: float) -> set[str] | None:
+        """Nomad replaces failed allocations itself; the supervisor reconciles on a timer."""
+        return None
+
     def apps(self) -> set[str]:
         """The apps with a job of this platform in Nomad (Meta app + platform); jobs of other
         platforms and operators are never listed."""
