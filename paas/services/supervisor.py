@@ -127,6 +127,8 @@ class Supervisor:
         self._wake_up({ALL})  # at start: every app once (resume what was in flight)
         while not self._stop.is_set():
             try:
+                # Cleared before looking: a wake-up that comes while we look ends the wait below.
+                self._wake.clear()
                 now = time.monotonic()
                 if now - last_renew > RENEW_EVERY:
                     self.locks.renew()
@@ -134,7 +136,6 @@ class Supervisor:
                 self._schedule(now)
                 self._dispatch(now)
                 self._wake.wait(self._next_wait(time.monotonic()))
-                self._wake.clear()
             except PaasError as exc:
                 log.warning("supervisor: %s", exc)
                 self._stop.wait(1.0)

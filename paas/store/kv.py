@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -145,7 +146,8 @@ class ConsulKV:
     def changed(self, app: str) -> dict:
         """The op every write of an app's desired state adds to its transaction: the supervisor
         watches these small keys to learn which app to step (wait_for_changes)."""
-        return Op.set(self.key("changes", app), 1)
+        # A new value every time: Consul does not bump ModifyIndex for a write of the same value.
+        return Op.set(self.key("changes", app), time.time_ns())
 
     def wait_for_changes(self, index: int, seconds: float) -> tuple[int, dict[str, int] | None]:
         """Block until an app's change key is written or removed (or `seconds` pass): the new
