@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from .base import Context, Registry, page_params
 from .client import api_path
+from .deployments import print_timeline
 from .errors import CLIError
 from .output import Progress, fmt_time, print_info, print_json, print_page_footer, print_table
 from .releases_common import add_no_wait, settle, wait_params
@@ -90,6 +91,7 @@ def cmd_info(ctx: Context, args: argparse.Namespace) -> None:
         print("--- Processes")
         for name in sorted(procfile):
             print(f"{name}: {procfile[name]}")
+    print_timeline(build.get("timeline") or [])
     log = build.get("log")
     if log:
         print("--- Log")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from paas.domain import timeline
+from paas.domain.timeline import Mark
+
 from .base import Context, Registry, page_params
 from .client import api_path
 from .output import align, fmt_time, fmt_version, print_info, print_json, print_page_footer, print_table
@@ -78,6 +81,7 @@ def cmd_info(ctx: Context, args: argparse.Namespace) -> None:
             print(f"last output of {failure.get('instance')}:")
             for line in failure["last_lines"]:
                 print(f"  {line}")
+    print_timeline(deployment.get("timeline") or [])
     groups = deployment.get("groups") or {}
     if groups:
         print("--- Process groups")
@@ -95,3 +99,11 @@ def cmd_info(ctx: Context, args: argparse.Namespace) -> None:
             for name, g in sorted(groups.items(), key=lambda item: (item[0] != "web", item[0]))
         ]
         print("\n".join(align([headers, *rows])))
+
+
+def print_timeline(marks: list[dict]) -> None:
+    """Each phase with its duration (the API's timeline of a build or a deployment)."""
+    if marks:
+        print("--- Timeline")
+        for line in timeline.render([Mark.from_dict(m) for m in marks]):
+            print(line)

@@ -46,7 +46,7 @@ from . import docker_spec, probe
 from .docker_spec import LABEL, Limits
 
 # The Consul check Traefik routes by; promotion is decided on the controller's own probes.
-CHECK_INTERVAL = "3s"  # Traefik routes by it; crashes reach the supervisor at once as engine events
+CHECK_INTERVAL = "1s"
 PROBE_TIMEOUT = 2.0
 LAST_LINES = 20
 # A followed log stream yields "" this often when nothing was written: the API turns it into a

@@ -18,6 +18,9 @@ import requests
 from paas.domain.scheduler import CheckResult
 
 EXCERPT = 120  # characters of a failing answer's body kept in the result
+# Instances are on this host's bridge or the cluster's network: a connect is refused or done at
+# once, and one that hangs (an address not up yet) must not hold the whole observation.
+CONNECT_TIMEOUT = 0.25
 
 
 def http_result(status: int, body: bytes) -> CheckResult:
@@ -46,7 +49,8 @@ def probe(address: str, path: str | None, timeout: float) -> CheckResult:
     session = requests.Session()
     session.trust_env = False  # straight to the instance, never through a proxy from the environment
     try:
-        with session, session.get(f"http://{address}{path or '/'}", timeout=timeout, stream=True,
+        with session, session.get(f"http://{address}{path or '/'}", timeout=(min(CONNECT_TIMEOUT, timeout), timeout),
+                                  stream=True,
                                   allow_redirects=False) as response:
             if not path:
                 return CheckResult(passing=True, detail=f"HTTP {response.status_code} from GET /", answered=True)

@@ -526,6 +526,14 @@ def test_deployments(server: FakeController, capsys: pytest.CaptureFixture[str])
     assert out.startswith("=== myapp deployment d3\nRelease:      v3\nStatus:       failed\n")
     assert "TYPE  DESIRED  CANARIES  PLACED  HEALTHY  UNHEALTHY  PROMOTED" in out
     assert "web   1        1         1       0        0          no" in out
+    timed = {**FAILED_DEPLOYMENT, "timeline": [
+        {"phase": "start", "started_at": 10.0, "ended_at": 10.3, "duration": 0.3},
+        {"phase": "first_check", "started_at": 10.3, "ended_at": None, "duration": None}]}
+    server.route("GET", "/v1/apps/myapp/deployments/d3", 200, timed)
+    assert main(["deployments:info", "d3", "-a", "myapp"]) == 0
+    timeline = capsys.readouterr().out.split("--- Timeline\n")[1].splitlines()[:2]
+    assert [line.split() for line in timeline] == [["canary", "start", "0.30", "s"],
+                                                   ["first", "check", "passing", "running"]]
     server.route("GET", "/v1/apps/myapp/deployments/zz", 404, {"code": 404, "message": "Deployment 'zz' not found"})
     assert main(["deployments:info", "zz", "-a", "myapp"]) == 1
     assert capsys.readouterr().err == "Error: Deployment 'zz' not found\n"
