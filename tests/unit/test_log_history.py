@@ -128,3 +128,37 @@ def test_an_operator_may_allow_a_network_but_never_the_platforms_own_ports():
     with pytest.raises(ValidationError):
         policy.check_address("127.0.0.1", 8500)
     DrainPolicy().check_address("93.184.215.14", 514)  # a public address is fine
+
+
+# ------------------------------------------------------------------------------ the service
+def test_a_followed_log_prints_new_lines_and_ends_when_the_client_goes_away_leaving_no_thread(store):
+    import threading
+
+    from paas.services.logs import LogQuery, LogService
+
+    service = LogService(store)
+    store.append([line(1.0, text="old")], origin="a")
+    before = threading.active_count()
+    followed = service.follow("shop", LogQuery(lines=10))
+    assert next(followed).text == "old"
+    store.append([line(2.0, text="new")], origin="a")
+    assert next(item for item in followed if item is not None).text == "new"
+    followed.close()  # what gunicorn does when the client's connection is gone
+    assert threading.active_count() == before
+
+
+def test_a_failed_canary_is_marked_and_explained_reusing_the_failure_record(store):
+    from paas.domain.deployments import Failure
+    from paas.services.logs import LogQuery, LogService
+
+    service = LogService(store, clock=lambda: 50.0)
+    store.append([line(10.0, "web.seen01", "boom: DATABASE_URL is not set")], origin="c1")
+    service.failed_canary("shop", 7, Failure(reason="web.seen01 exited with code 3", instance="web.seen01",
+                                             exit_code=3, last_lines=["boom: DATABASE_URL is not set"]))
+    # An instance the collector never saw: its last lines come from the failure record.
+    service.failed_canary("shop", 8, Failure(reason="web.gone02 exited with code 1", instance="web.gone02",
+                                             exit_code=1, last_lines=["Traceback", "KeyError: 'X'"]))
+    shown = [entry.render() for entry in service.read("shop", LogQuery(lines=100))]
+    assert sum("web.seen01[failed canary v7]: boom" in s for s in shown) == 1  # marked, not duplicated
+    assert any("web.gone02[failed canary v8]: KeyError" in s for s in shown)
+    assert any("release: v7 failed: web.seen01 exited with code 3" in s for s in shown)
