@@ -144,6 +144,11 @@ class Settings:
     login_max_failures: int = 5
     login_max_failures_per_address: int = 20
     login_window: int = 60
+    # The per-app log history (paas/logstore): lines kept per app, and their age in seconds.
+    log_max_lines: int = 20_000
+    log_max_age: float = 7 * 24 * 3600.0
+    # Networks (CIDRs) a log drain may send to besides public addresses (a site's own log host).
+    drain_allow_networks: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -213,7 +218,14 @@ class Settings:
             login_max_failures_per_address=int(
                 _env("PAAS_LOGIN_MAX_FAILURES_PER_ADDRESS", str(cls.login_max_failures_per_address))),
             login_window=int(_env("PAAS_LOGIN_WINDOW", str(cls.login_window))),
+            log_max_lines=int(_env("PAAS_LOG_MAX_LINES", str(cls.log_max_lines))),
+            log_max_age=float(_env("PAAS_LOG_MAX_AGE", str(cls.log_max_age))),
+            drain_allow_networks=_list("PAAS_DRAIN_ALLOW_NETWORKS", ","),
         )
+
+    @property
+    def log_history_path(self) -> Path:
+        return self.data_dir / "log-history" / "lines.sqlite3"
 
     def git_url(self, app: str) -> str:
         """The git remote users push to (the SSH gateway)."""

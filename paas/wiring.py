@@ -9,6 +9,7 @@ from .builder.logs import FileBuildLogStore
 from .config import Settings
 from .domain.scheduler import Scheduler
 from .gateway.repos import LocalGitRepos
+from .logstore.sqlite import SqliteLogStore
 from .router.publisher import FileCertPublisher
 from .router.route_tags import ConsulCatalogTags
 from .router.traefik_api import TraefikApi
@@ -20,6 +21,7 @@ from .services.deploys import DeployService
 from .services.domains import DomainService
 from .services.formation import FormationService
 from .services.keys import KeyService
+from .services.logs import LogService
 from .services.pushes import PushService
 from .services.releases import ReleaseService
 from .services.supervisor import Supervisor
@@ -67,6 +69,7 @@ class Services:
     deploys: DeployService
     app_store: ConsulAppStore
     tls: TlsService
+    logs: LogService
     pushes: PushService = field(init=False)
 
     def __post_init__(self) -> None:
@@ -93,9 +96,11 @@ def build_services(settings: Settings) -> Services:
                             builds=build_store, router=TraefikApi(settings.router_api) if settings.router_api else None)
     builder = DockerImageBuilder(settings)
     cert_publisher = FileCertPublisher(settings.router_dir, settings.kv_prefix)
+    logs = LogService(SqliteLogStore(settings.log_history_path, settings.log_max_lines, settings.log_max_age))
     # apps:destroy removes, in order: instances and network, the router's certificate, the
-    # builder's cache, logs, images and registry manifests; and the git repo where it is local.
-    apps = AppService(app_store, (deploys.destroy, cert_publisher.withdraw, builder.remove_app),
+    # builder's cache, logs, images and registry manifests, the log history; and the git repo
+    # where it is local.
+    apps = AppService(app_store, (deploys.destroy, cert_publisher.withdraw, builder.remove_app, logs.remove_app),
                       repos=LocalGitRepos(settings.git_dir).remove_app)
     return Services(
         settings=settings,
@@ -129,4 +134,5 @@ def build_services(settings: Settings) -> Services:
         deploys=deploys,
         app_store=app_store,
         tls=TlsService(app_store, apps, ConsulCertStore(kv), cert_publisher, settings.platform_domain),
+        logs=logs,
     )

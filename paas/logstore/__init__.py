@@ -1,0 +1,1 @@
+"""Adapters of the log history (domain.ports.LogStore)."""
