@@ -29,7 +29,7 @@ from docker.models.containers import Container
 from paas.config import Settings
 from paas.domain import names
 from paas.domain.errors import PaasError, SchedulerUnavailable, StartFailed
-from paas.domain.lines import split_lines
+from paas.domain.lines import FETCH_FOR_FAILURE, condense_output, split_lines
 from paas.domain.ports import RouteTags
 from paas.domain.scheduler import (
     CONTAINER_PORT,
@@ -708,10 +708,10 @@ def _prefix(container: Container) -> str:
 
 def _tail(container: Container, lines: int) -> list[str]:
     try:
-        raw = container.logs(tail=lines, timestamps=False)
+        raw = container.logs(tail=FETCH_FOR_FAILURE, timestamps=False)
     except docker.errors.DockerException:
         return []
-    return list(split_lines([raw]))[-lines:]
+    return condense_output(list(split_lines([raw])), lines)
 
 
 def _epoch(iso: str | None) -> float:

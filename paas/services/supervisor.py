@@ -195,6 +195,12 @@ class Supervisor:
         """Step one app if this process holds (or takes) its lock; True while it is in flight."""
         failures, _ = self._backoff.get(name, (0, 0.0))
         try:
+            if self.apps.get(name) is None:
+                # Destroyed (or never was): taking its lock would re-create the key the destroy
+                # removed; drop what this process still holds of it instead.
+                self.locks.forget(name)
+                self._backoff.pop(name, None)
+                return False
             busy = bool(self.locks.try_acquire(name) and self.deploys.step(name, reconcile=reconcile))
             self._backoff.pop(name, None)
             return busy

@@ -14,7 +14,7 @@ from nomad.api import exceptions as nomad_errors
 
 from paas.domain.deployments import LAST_LINES
 from paas.domain.errors import PaasError
-from paas.domain.lines import split_lines
+from paas.domain.lines import FETCH_FOR_FAILURE, condense_output, split_lines
 from paas.domain.scheduler import LogSink, instance_label
 
 from .client import NomadApi
@@ -55,10 +55,10 @@ def last_lines(api: NomadApi, alloc: dict, count: int = LAST_LINES) -> list[str]
     `count` lines; [] when Nomad cannot serve them (the client node is gone)."""
     try:
         with api.errors("read the last lines of an instance"):
-            lines = read(api, alloc, "stdout", count) + read(api, alloc, "stderr", count)
+            lines = read(api, alloc, "stdout", FETCH_FOR_FAILURE) + read(api, alloc, "stderr", FETCH_FOR_FAILURE)
     except PaasError:
         return []  # best effort: the failure is still reported, without them
-    return lines[-count:]
+    return condense_output(lines, count)
 
 
 def tail(api: NomadApi, allocs: list[dict], count: int) -> Iterator[str]:
