@@ -146,7 +146,7 @@ def test_two_versions_are_diffed_in_the_order_given_and_health_checks_come_from_
     assert backwards.build is not None and backwards.build.commit_range == "9f01c2d..a6b2426"
 
 
-def test_values_need_both_the_flag_and_config_read_access(releases: ReleaseService):
+def test_values_are_shown_only_on_request_to_users_who_may_read_config(releases: ReleaseService):
     assert releases.diff(SHOP, ALICE, 4).config[0].after == MASK
     assert releases.diff(SHOP, ALICE, 4, show_values=True).config[0].after == "postgres://new"
     assert releases.diff(SHOP, ADMIN, 4, show_values=True).values_shown
