@@ -88,9 +88,9 @@ def build_services(settings: Settings) -> Services:
     app_store = ConsulAppStore(kv)
     release_store = ConsulReleaseStore(kv)
     deploy_states = ConsulDeployStateStore(kv)
-    releases = ReleaseService(release_store, deploy_states)
-    formation_store = ConsulFormationStore(kv)
     build_store = ConsulBuildStore(kv)
+    releases = ReleaseService(release_store, deploy_states, build_store)
+    formation_store = ConsulFormationStore(kv)
     formation = FormationService(formation_store, releases, build_store)
     deploys = DeployService(build_scheduler(settings), app_store, release_store, formation_store, deploy_states,
                             builds=build_store, router=TraefikApi(settings.router_api) if settings.router_api else None)

@@ -45,6 +45,12 @@ def can_see(user: User, app: App) -> bool:
     return user.is_admin or app.role_of(user.username) is not None
 
 
+def may_read_config(user: User, app: App) -> bool:
+    """Who may read config values (the config API, and values in release history and diffs):
+    whoever may use the app. One place, so every view of values asks the same question."""
+    return can_see(user, app)
+
+
 def new_app_id() -> str:
     return secrets.token_hex(16)
 

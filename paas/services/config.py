@@ -7,7 +7,7 @@ from paas.domain.apps import App
 from paas.domain.releases import Release
 from paas.domain.users import User
 
-from .apps import can_see
+from .apps import may_read_config
 from .releases import ReleaseService
 
 
@@ -17,8 +17,8 @@ class ConfigService:
 
     @staticmethod
     def may_read(actor: User, app: App) -> bool:
-        """Who may read config values (also in release history): whoever may use the app."""
-        return can_see(actor, app)
+        """Who may read config values (also in release history and diffs): whoever may use the app."""
+        return may_read_config(actor, app)
 
     def get(self, app: str) -> dict[str, str]:
         return dict(self.releases.current(app).config)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from paas.domain.apps import App
 from paas.domain.clock import now_iso
 from paas.domain.errors import NotFound, ValidationError
-from paas.domain.ports import DeployStateStore, ReleaseStore
+from paas.domain.ports import BuildStore, DeployStateStore, ReleaseStore
+from paas.domain.release_diff import ReleaseDiff, diff_releases
 from paas.domain.releases import Release
 from paas.domain.users import User
 
+from .apps import can_see, may_read_config
 from .pagination import Page
+from .plans import declared
 from .retry import retry_on_conflict
 
 # Given the current release, return the next one's changes (as Release.successor kwargs plus
@@ -23,9 +27,12 @@ class ReleaseService:
     build on the newest release that has not failed, never below the live one; a release whose
     deploy failed stays visible as failed beside it."""
 
-    def __init__(self, releases: ReleaseStore, states: DeployStateStore):
+    def __init__(self, releases: ReleaseStore, states: DeployStateStore, builds: BuildStore | None = None):
+        """builds: where a diff finds what each release's build declares in app.json (without
+        it, diffs leave health checks out)."""
         self.releases = releases
         self.states = states
+        self.builds = builds
 
     def live_version(self, app: str) -> int | None:
         return self.states.get(app)[0].live_release
@@ -86,6 +93,24 @@ class ReleaseService:
         if release is None:
             raise NotFound(f"Release v{version} of {app} not found")
         return release
+
+    def diff(self, app: App, actor: User, version: int, to: int | None = None,
+             show_values: bool = False) -> ReleaseDiff:
+        """What changed. With `to` None: what release `version` changed, against the release before
+        it (v1 against nothing), as `git show` does for a commit; else from `version` to `to`.
+        Who may read releases may read a diff; config values only when asked for and the actor
+        may read config, otherwise masked in the domain."""
+        if not can_see(actor, app):
+            # As AppService.get answers: someone else's app is a missing app.
+            raise NotFound(f"App {app.name!r} not found")
+        if to is None:
+            after = self.get(app.name, version)
+            before = self.get(app.name, version - 1) if version > 1 else None
+        else:
+            before, after = self.get(app.name, version), self.get(app.name, to)
+        checks = (lambda release: declared(self.builds, app.name, release)) if self.builds else (lambda _: None)
+        return diff_releases(before, after, show_values=show_values and may_read_config(actor, app),
+                             before_checks=checks(before), after_checks=checks(after))
 
     def rollback(self, app: str, actor: User, version: int | None = None) -> Release:
         def next_release(current: Release) -> dict:

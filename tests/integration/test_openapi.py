@@ -17,7 +17,8 @@ def test_openapi_document_lists_every_resource(controller):
     paths = set(spec["paths"])
     for path in ["/v1/auth/register", "/v1/auth/login", "/v1/auth/whoami", "/v1/auth/logout", "/v1/users",
                  "/v1/keys", "/v1/apps", "/v1/apps/{app}", "/v1/apps/{app}/config", "/v1/apps/{app}/releases",
-                 "/v1/apps/{app}/releases/rollback", "/v1/apps/{app}/builds", "/v1/apps/{app}/formation",
+                 "/v1/apps/{app}/releases/rollback", "/v1/apps/{app}/releases/{version}/diff",
+                 "/v1/apps/{app}/builds", "/v1/apps/{app}/formation",
                  "/v1/apps/{app}/domains", "/v1/apps/{app}/perms"]:
         assert path in paths, path
     assert "bearerAuth" in spec["components"]["securitySchemes"]

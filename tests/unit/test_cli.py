@@ -531,6 +531,46 @@ def test_rollback_and_release_info(server: FakeController, capsys: pytest.Captur
     assert server.last("GET", "/v1/apps/myapp/releases/3").query == {"reveal": ["true"]}
 
 
+DIFF = {
+    "app": "myapp", "from_version": 3, "to_version": 5, "values_shown": False,
+    "config": [{"name": "DATABASE_URL", "kind": "changed", "before": "*****", "after": "*****"},
+               {"name": "NEW", "kind": "added", "before": None, "after": "*****"}],
+    "build": {"before_build": "b1", "after_build": "b2", "before_image": "reg/myapp:b1", "after_image": "reg/myapp:b2",
+              "before_git_sha": "a6b2426" + "0" * 33, "after_git_sha": "9f01c2d" + "1" * 33,
+              "commit_range": "a6b2426..9f01c2d"},
+    "procfile": [{"name": "worker", "kind": "added", "before": None, "after": "celery worker"}],
+    "healthchecks": [], "not_recorded": ["formation", "limits"],
+}
+
+
+def test_release_diff_and_release_info_show_what_changed(
+    server: FakeController, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.route("GET", "/v1/apps/myapp/releases/3/diff", 200, DIFF)
+    assert main(["releases:diff", "v3", "5", "-a", "myapp"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("=== myapp v3 -> v5\n")
+    assert "~ DATABASE_URL (value changed)\n+ NEW=*****\n" in out
+    assert "Build b1 -> b2 (a6b2426..9f01c2d)" in out and "+ worker: celery worker" in out
+    assert "Formation and limits are not part of releases" in out
+    assert server.last("GET", "/v1/apps/myapp/releases/3/diff").query == {"to": ["5"]}
+    assert main(["releases:diff", "3", "--show-values", "--json", "-a", "myapp"]) == 0
+    assert json.loads(capsys.readouterr().out)["build"]["commit_range"] == "a6b2426..9f01c2d"
+    assert server.last("GET", "/v1/apps/myapp/releases/3/diff").query == {"show_values": ["true"]}
+    assert main(["releases:diff", "v3", "vx", "-a", "myapp"]) == 1
+    assert "Invalid release version" in capsys.readouterr().err
+
+    server.route("GET", "/v1/apps/myapp/releases/5", 200, release(5))
+    server.route("GET", "/v1/apps/myapp/releases/5/diff", 200, DIFF)
+    assert main(["releases:info", "v5", "--reveal", "-a", "myapp"]) == 0
+    out = capsys.readouterr().out
+    assert "--- Changes since v3\n" in out and "+ NEW=*****" in out
+    assert server.last("GET", "/v1/apps/myapp/releases/5/diff").query == {"show_values": ["true"]}
+    server.route("GET", "/v1/apps/myapp/releases/5/diff", 404, {"code": 404, "message": "Release v4 of myapp not found"})
+    assert main(["releases:info", "v5", "-a", "myapp"]) == 0  # a controller without diffs: the release alone
+    assert "Changes since" not in capsys.readouterr().out
+
+
 def test_scale_and_builds_create(server: FakeController, capsys: pytest.CaptureFixture[str]) -> None:
     formation = {"processes": [{"type": "web", "quantity": 3, "memory": None, "cpu": None}]}
     server.route("PATCH", "/v1/apps/myapp/formation", 200, formation)

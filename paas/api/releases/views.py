@@ -1,5 +1,5 @@
-"""Releases: list, info, rollback. Config values are masked unless ?reveal=true is asked by a user
-who may read the app's config."""
+"""Releases: list, info, diff, rollback. Config values are masked unless ?reveal=true (a diff's
+?show_values=true) is asked by a user who may read the app's config."""
 
 from flask_smorest import Blueprint
 
@@ -7,7 +7,16 @@ from paas.domain.apps import App
 from paas.domain.releases import Release, parse_version
 
 from ..common import SECURITY, current_user, login_required, page_of, services, visible_app, wait_for_live
-from .schemas import ReleasePageArgs, ReleaseSchema, RevealArgs, RollbackArgs, RollbackSchema, RolledBackSchema
+from .schemas import (
+    DiffArgs,
+    ReleaseDiffSchema,
+    ReleasePageArgs,
+    ReleaseSchema,
+    RevealArgs,
+    RollbackArgs,
+    RollbackSchema,
+    RolledBackSchema,
+)
 
 blp = Blueprint("releases", __name__, url_prefix="/v1/apps/<app>/releases", description="Releases")
 
@@ -41,6 +50,22 @@ def release_info(args, app, version):
     """One release: vN or N (config values masked unless reveal=true)."""
     found = visible_app(app)
     return present(services().releases.get(found.name, parse_version(version)), found, args["reveal"])
+
+
+@blp.route("/<release_version:version>/diff", methods=["GET"])
+@blp.doc(security=SECURITY)
+@blp.arguments(DiffArgs, location="query")
+@blp.response(200, ReleaseDiffSchema)
+@login_required
+def release_diff(args, app, version):
+    """What changed: config keys (values masked unless show_values=true), build and commit range,
+    Procfile, app.json health checks. Without `to`, what vN changed against the release before it;
+    with `to`, from vN to that release."""
+    found = visible_app(app)
+    to = parse_version(args["to"]) if "to" in args else None
+    diff = services().releases.diff(found, current_user(), parse_version(version), to=to,
+                                    show_values=args["show_values"])
+    return diff.to_dict()
 
 
 @blp.route("/rollback", methods=["POST"])
