@@ -163,6 +163,12 @@ def test_maintenance_is_for_the_owner_only(pages, make_user):
     assert pages.call(collaborator, "POST", f"/v1/apps/{app}/maintenance").status_code == 403
     assert pages.call(collaborator, "GET", f"/v1/apps/{app}/maintenance").get_json() == {"enabled": False}
     assert pages.call(owner, "PUT", f"/v1/apps/{app}/maintenance", {"enabled": "yes"}).status_code == 422
+    # Destroying an app in maintenance removes its route too.
+    assert pages.call(owner, "POST", f"/v1/apps/{app}/maintenance").get_json() == {"enabled": True}
+    prefix = pages.services.settings.kv_prefix
+    assert files.list_maintenance_routes(pages.router_dir, platform=prefix) == [app]
+    assert pages.call(owner, "DELETE", f"/v1/apps/{app}").status_code == 204
+    assert app not in files.list_maintenance_routes(pages.router_dir, platform=prefix)
 
 
 def raw_get(port: int, host_header: bytes, path: bytes = b"/") -> bytes:
