@@ -5,10 +5,13 @@ maintenance use case over the fakes, and the CLI's maintenance and open commands
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from paas.api.server import publish_controller_route
+from paas.config import Settings
 from paas.domain.apps import App
 from paas.domain.deployments import Deployment, DeployState
 from paas.domain.errors import NotFound, PermissionDenied, ValidationError
@@ -233,3 +236,19 @@ def test_maintenance_files_are_scoped_and_synced(tmp_path: Path) -> None:
     assert files.remove_fallback_route(tmp_path, platform="paas") is True
     with pytest.raises(ValueError):
         files.write_maintenance_route(tmp_path, "../x", ["x.paas.test"], CONTROLLER)
+
+
+# --- settings and controller start --------------------------------------------------------
+
+def test_app_url_and_controller_upstream() -> None:
+    settings = replace(Settings(), platform_domain="paas.test", http_port=8080, https_port=443, bind="0.0.0.0:8123")
+    assert settings.app_url("shop") == "http://shop.paas.test:8080/"
+    assert settings.app_url("shop", tls=True) == "https://shop.paas.test/"
+    assert settings.controller_upstream == "http://127.0.0.1:8123"
+
+
+def test_controller_start_publishes_its_route_and_the_pages(tmp_path: Path) -> None:
+    publish_controller_route(replace(Settings(), router_dir=tmp_path, bind="127.0.0.1:8123", kv_prefix="paas"))
+    fallback = json.loads((tmp_path / "paas.fallback.yml").read_text())["http"]
+    assert fallback["services"]["paas-fallback"]["loadBalancer"]["servers"] == [{"url": "http://127.0.0.1:8123"}]
+    assert (tmp_path / "paas.controller.yml").is_file()
