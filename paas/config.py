@@ -224,6 +224,20 @@ class Settings:
         )
 
     @property
+    def controller_upstream(self) -> str:
+        """The URL the router on this host reaches this controller at (its route, the router
+        pages): the bind address, with a wildcard bind reached on loopback."""
+        host, _, port = self.bind.rpartition(":")
+        if host in ("0.0.0.0", "", "::", "[::]"):
+            host = "127.0.0.1"
+        return f"http://{host}:{port}"
+
+    def app_url(self, app: str, tls: bool = False) -> str:
+        """Where users reach the app through the router (the port left out when it is the default)."""
+        scheme, port, default = ("https", self.https_port, 443) if tls else ("http", self.http_port, 80)
+        return f"{scheme}://{app}.{self.platform_domain}{'' if port == default else f':{port}'}/"
+
+    @property
     def log_history_path(self) -> Path:
         return self.data_dir / "log-history" / "lines.sqlite3"
 

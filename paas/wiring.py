@@ -10,6 +10,7 @@ from .config import Settings
 from .domain.scheduler import Scheduler
 from .gateway.repos import LocalGitRepos
 from .logstore.sqlite import SqliteLogStore
+from .router.maintenance import FileMaintenanceRouter
 from .router.publisher import FileCertPublisher
 from .router.route_tags import ConsulCatalogTags
 from .router.traefik_api import TraefikApi
@@ -22,8 +23,10 @@ from .services.domains import DomainService
 from .services.formation import FormationService
 from .services.keys import KeyService
 from .services.logs import LogService
+from .services.maintenance import MaintenanceService
 from .services.pushes import PushService
 from .services.releases import ReleaseService
+from .services.router_pages import RouterPageService
 from .services.supervisor import Supervisor
 from .services.tls import TlsService
 from .store.apps import ConsulAppStore
@@ -70,6 +73,8 @@ class Services:
     app_store: ConsulAppStore
     tls: TlsService
     logs: LogService
+    maintenance: MaintenanceService
+    router_pages: RouterPageService
     pushes: PushService = field(init=False)
 
     def __post_init__(self) -> None:
@@ -96,12 +101,15 @@ def build_services(settings: Settings) -> Services:
                             builds=build_store, router=TraefikApi(settings.router_api) if settings.router_api else None)
     builder = DockerImageBuilder(settings)
     cert_publisher = FileCertPublisher(settings.router_dir, settings.kv_prefix)
+    maintenance_router = FileMaintenanceRouter(settings.router_dir, [settings.controller_upstream], settings.kv_prefix)
     logs = LogService(SqliteLogStore(settings.log_history_path, settings.log_max_lines, settings.log_max_age))
     # apps:destroy removes, in order: instances and network, the router's certificate, the
-    # builder's cache, logs, images and registry manifests, the log history; and the git repo
-    # where it is local.
-    apps = AppService(app_store, (deploys.destroy, cert_publisher.withdraw, builder.remove_app, logs.remove_app),
+    # builder's cache, logs, images and registry manifests, the log history, the maintenance
+    # route; and the git repo where it is local.
+    apps = AppService(app_store, (deploys.destroy, cert_publisher.withdraw, builder.remove_app, logs.remove_app,
+                                  maintenance_router.restore),
                       repos=LocalGitRepos(settings.git_dir).remove_app)
+    maintenance = MaintenanceService(app_store, apps, maintenance_router, settings.platform_domain)
     return Services(
         settings=settings,
         kv=kv,
@@ -130,9 +138,12 @@ def build_services(settings: Settings) -> Services:
             run_local_images=settings.scheduler == "docker",
         ),
         formation=formation,
-        domains=DomainService(app_store, apps, settings.platform_domain, ConsulCertStore(kv)),
+        domains=DomainService(app_store, apps, settings.platform_domain, ConsulCertStore(kv),
+                              on_change=maintenance.refresh),
         deploys=deploys,
         app_store=app_store,
         tls=TlsService(app_store, apps, ConsulCertStore(kv), cert_publisher, settings.platform_domain),
         logs=logs,
+        maintenance=maintenance,
+        router_pages=RouterPageService(app_store, deploy_states, formation_store, settings.platform_domain),
     )

@@ -156,6 +156,10 @@ class FakeAppStore:
             records.append({"domain": domain, **value})
         return records
 
+    def app_for_domain(self, domain: str) -> str | None:
+        value = self._value(("domains", domain))
+        return value["app"] if value else None
+
     def destroy(self, app: App, index: int) -> None:
         """Every key of the app goes in one write, its lock too (as store/apps.py does)."""
         name = app.name

@@ -19,9 +19,11 @@ from . import (
     gateway,
     keys,
     logs,
+    maintenance,
     perms,
     ps,
     releases,
+    router_pages,
     run,
     tls,
     users,
@@ -31,7 +33,7 @@ from .guard import install as install_guard
 from .spec import CONVERTERS, PathParameterPlugin
 
 RESOURCES = (auth, users, keys, apps, config, releases, builds, formation, ps, deployments, logs, run, domains,
-             tls, perms, gateway)
+             tls, maintenance, perms, gateway)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for resource in RESOURCES:
         api.register_blueprint(resource.blp)
+    app.register_blueprint(router_pages.bp)
     register_error_handlers(app)
     install_guard(app, app.extensions["paas"].settings)
 

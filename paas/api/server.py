@@ -13,7 +13,7 @@ from dataclasses import replace
 from gunicorn.app.base import BaseApplication
 
 from paas.config import Settings
-from paas.router.files import write_platform_route
+from paas.router.files import write_fallback_route, write_platform_route
 
 
 class ControllerServer(BaseApplication):
@@ -39,6 +39,7 @@ class ControllerServer(BaseApplication):
         app = create_app(self.settings)
         services = app.extensions["paas"]
         services.tls.sync()  # the router serves every stored certificate
+        services.maintenance.sync()  # and sends every app in maintenance to its page
         # Each worker process deploys the apps whose locks it holds.
         services.supervisor(f"pid-{os.getpid()}").start()
         return app
@@ -69,15 +70,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def publish_controller_route(settings: Settings) -> None:
-    """Route paas.<PAAS_DOMAIN> to this controller through Traefik's file provider."""
-    host, _, port = settings.bind.rpartition(":")
-    if host in ("0.0.0.0", "", "::"):
-        host = "127.0.0.1"
+    """Route paas.<PAAS_DOMAIN> to this controller through Traefik's file provider, and every
+    host no other route takes to its router pages (docs/router.md, "Router pages")."""
+    upstream = [settings.controller_upstream]
     try:
-        write_platform_route(settings.router_dir, settings.platform_domain, [f"http://{host}:{port}"],
-                             platform=settings.kv_prefix)
+        write_platform_route(settings.router_dir, settings.platform_domain, upstream, platform=settings.kv_prefix)
+        write_fallback_route(settings.router_dir, settings.platform_domain, upstream, platform=settings.kv_prefix)
     except OSError as exc:
-        logging.getLogger(__name__).warning("could not publish the controller's route: %s", exc)
+        logging.getLogger(__name__).warning("could not publish the controller's routes: %s", exc)
 
 
 if __name__ == "__main__":

@@ -83,8 +83,10 @@ def cmd_info(ctx: Context, args: argparse.Namespace) -> None:
         [
             ("Owner", app.get("owner")),
             ("Git URL", app.get("git_url")),
+            ("Web URL", app.get("web_url")),
             ("Release", fmt_version(app.get("release"))),
             ("Domains", ", ".join(app.get("domains") or []) or "-"),
+            ("Maintenance", "on" if app.get("maintenance") else "off"),
             ("Created", fmt_time(app.get("created_at"))),
         ],
     )

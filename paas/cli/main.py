@@ -21,6 +21,7 @@ from . import (
     keys,
     limits,
     logs,
+    maintenance,
     perms,
     ps,
     releases,
@@ -49,6 +50,7 @@ TOPICS = (
     healthchecks,
     domains,
     certs,
+    maintenance,
     perms,
     users,
 )

@@ -26,6 +26,9 @@ class App:
     members: list[str] = field(default_factory=list)
     domains: list[str] = field(default_factory=list)
     tls_force: bool = False
+    # Maintenance mode: the router answers the app's hosts with a 503 page while its instances
+    # keep running, so turning it off is instant (services/maintenance.py).
+    maintenance: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -81,6 +81,8 @@ class AppStore(Protocol):
 
     def remove_domain(self, app: App, index: int, domain: str) -> None: ...
     def domain_records(self, domains: list[str]) -> list[dict]: ...
+    def app_for_domain(self, domain: str) -> str | None:
+        """The app that claimed a custom domain, None when none did."""
 
     def destroy(self, app: App, index: int) -> None:
         """Remove every key of the app."""
@@ -210,6 +212,16 @@ class CertPublisher(Protocol):
     def publish(self, app: str, cert: str, key: str) -> None: ...
     def withdraw(self, app: str) -> None: ...
     def sync(self, certificates: dict[str, tuple[str, str]]) -> None: ...
+
+
+class MaintenanceRouter(Protocol):
+    """Sends an app's hosts to the maintenance page, ahead of its live instances (which keep
+    running), and back. Implemented on Traefik's file provider (router/maintenance.py)."""
+
+    def divert(self, app: str, hosts: list[str]) -> None: ...
+    def restore(self, app: str) -> None: ...
+    def sync(self, diverted: dict[str, list[str]]) -> None:
+        """Divert exactly these apps ({app: hosts}), e.g. from the store at controller start."""
 
 
 class ChangeFeed(Protocol):

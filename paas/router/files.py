@@ -7,6 +7,11 @@ replaces, syncs and removes only files of its own scope:
 
     <S>.controller.yml                the controller's route: paas.<PAAS_DOMAIN> -> controller
                                       (Traefik routers <S>-controller and <S>-controller-secure)
+    <S>.fallback.yml                  the router pages: hosts no other route takes -> the
+                                      controller's /_router/page (404 unknown host, 503 app
+                                      without a healthy instance); lowest priorities
+    <S>.maintenance.<app>.yml         an app in maintenance: its hosts -> the page, ahead of
+                                      its own routes (its instances keep running)
     <S>.cert.<name>.yml               tls.certificates: one certificate (an app's, or "paas")
     <S>.cert.<name>.<sha>.crt / .key  its PEM files, mode 0600 (directory mode 0700)
 
@@ -32,11 +37,23 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from paas.domain.domains import validate_hostname
+from paas.domain.router_pages import PAGE_PATH
+
 from .tags import HTTP_ENTRYPOINT, HTTPS_ENTRYPOINT, host_rule
 
 DEFAULT_PLATFORM = "paas"  # Settings.kv_prefix's default
 PLATFORM_ROUTER = "controller"
 PLATFORM_HOST_LABEL = "paas"  # the controller answers at paas.<PAAS_DOMAIN>
+FALLBACK_ROUTE = "fallback"
+# Traefik's default priority of a router is the length of its rule; an app's rule is at least
+# Host(`abc.x.y`) long (over 10), so these never take a host that has a route of its own.
+FALLBACK_DOMAIN_PRIORITY = 2  # any name under this platform's domain
+FALLBACK_ANY_PRIORITY = 1  # any other host (a custom domain without instances, or no app at all)
+# Ahead of every app route (the longest possible rule, 50 domains of 253 characters, is ~14,000).
+MAINTENANCE_PRIORITY = 1_000_000
+# Let's Encrypt HTTP-01 challenges still reach the app while it is in maintenance.
+ACME_CHALLENGE_PREFIX = "/.well-known/acme-challenge/"
 LEGACY_ROUTE_FILE = "paas-controller.yml"  # before scoping: one controller route per directory
 _NAME_RE = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 _SCOPE_RE = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?\Z")
@@ -115,6 +132,90 @@ def remove_platform_route(router_dir: Path | str, name: str = PLATFORM_ROUTER, *
         return _unlink(route_path(root, platform, name))
 
 
+def fallback_route(platform_domain: str, controller_urls: list[str], *, https: bool = True,
+                   platform: str = DEFAULT_PLATFORM) -> dict:
+    """The router pages: every request no other router takes goes to the controller's
+    PAGE_PATH (its path replaced, so the API is never reachable this way), which answers 404
+    for a host of no app and 503 naming the app for one without a healthy instance. Two
+    routers per entrypoint: the platform's own domain (priority 2, so this platform answers
+    for its names even when another platform's catch-all shares the Traefik) and any host
+    (priority 1)."""
+    domain = validate_hostname(platform_domain)
+    name = route_router_name(platform, FALLBACK_ROUTE)
+    own = "HostRegexp(`(?i)^.+\\." + domain.replace(".", "\\.") + "$`)"
+    routers: dict[str, dict] = {}
+    for suffix, rule, priority in (("", own, FALLBACK_DOMAIN_PRIORITY), ("-any", "PathPrefix(`/`)", FALLBACK_ANY_PRIORITY)):
+        routers[f"{name}{suffix}"] = _page_router(rule, priority, HTTP_ENTRYPOINT, name)
+        if https:
+            routers[f"{name}{suffix}-secure"] = {**_page_router(rule, priority, HTTPS_ENTRYPOINT, name), "tls": {}}
+    return {"http": {"routers": routers, **_page_backend(name, controller_urls)}}
+
+
+def write_fallback_route(router_dir: Path | str, platform_domain: str, controller_urls: list[str], *,
+                         https: bool = True, platform: str = DEFAULT_PLATFORM) -> Path:
+    """Install the router pages (call it with the controller's route, at controller start)."""
+    config = fallback_route(platform_domain, controller_urls, https=https, platform=platform)
+    with _locked(router_dir) as root:
+        path = route_path(root, platform, FALLBACK_ROUTE)
+        _atomic_write(path, _dump(config), 0o644)
+        return path
+
+
+def remove_fallback_route(router_dir: Path | str, *, platform: str = DEFAULT_PLATFORM) -> bool:
+    with _locked(router_dir) as root:
+        return _unlink(route_path(root, platform, FALLBACK_ROUTE))
+
+
+def maintenance_route(app: str, hosts: list[str], controller_urls: list[str], *, https: bool = True,
+                      platform: str = DEFAULT_PLATFORM) -> dict:
+    """The app's hosts -> the controller's PAGE_PATH, at a priority above any app route; the
+    file defines its own service and middleware, so it works whatever else the directory holds."""
+    _check_name(app)
+    name = f"{scope(platform)}-maintenance-{app}"
+    rule = f"({host_rule(hosts)}) && !PathPrefix(`{ACME_CHALLENGE_PREFIX}`)"
+    routers = {name: _page_router(rule, MAINTENANCE_PRIORITY, HTTP_ENTRYPOINT, name)}
+    if https:
+        routers[f"{name}-secure"] = {**_page_router(rule, MAINTENANCE_PRIORITY, HTTPS_ENTRYPOINT, name), "tls": {}}
+    return {"http": {"routers": routers, **_page_backend(name, controller_urls)}}
+
+
+def write_maintenance_route(router_dir: Path | str, app: str, hosts: list[str], controller_urls: list[str], *,
+                            https: bool = True, platform: str = DEFAULT_PLATFORM) -> Path:
+    config = maintenance_route(app, hosts, controller_urls, https=https, platform=platform)
+    with _locked(router_dir) as root:
+        path = _maintenance_path(root, scope(platform), app)
+        _atomic_write(path, _dump(config), 0o644)
+        return path
+
+
+def remove_maintenance_route(router_dir: Path | str, app: str, *, platform: str = DEFAULT_PLATFORM) -> bool:
+    _check_name(app)
+    with _locked(router_dir) as root:
+        return _unlink(_maintenance_path(root, scope(platform), app))
+
+
+def list_maintenance_routes(router_dir: Path | str, *, platform: str = DEFAULT_PLATFORM) -> list[str]:
+    """The apps of the platform whose hosts go to the maintenance page."""
+    root = Path(router_dir)
+    if not root.is_dir():
+        return []
+    pattern = re.compile(rf"\A{re.escape(scope(platform))}\.maintenance\.(?P<name>[a-z0-9-]+)\.yml\Z")
+    return sorted(m["name"] for p in root.iterdir() if (m := pattern.match(p.name)))
+
+
+def sync_maintenance_routes(router_dir: Path | str, diverted: Mapping[str, list[str]], controller_urls: list[str],
+                            *, https: bool = True, platform: str = DEFAULT_PLATFORM) -> None:
+    """Make the directory hold exactly these apps' maintenance routes ({app: hosts})."""
+    configs = {app: maintenance_route(app, hosts, controller_urls, https=https, platform=platform)
+               for app, hosts in diverted.items()}
+    own = scope(platform)
+    with _locked(router_dir) as root:
+        for app, config in configs.items():
+            _atomic_write(_maintenance_path(root, own, app), _dump(config), 0o644)
+        for app in set(list_maintenance_routes(root, platform=platform)) - set(configs):
+            _unlink(_maintenance_path(root, own, app))
+
+
 def write_certificate(router_dir: Path | str, name: str, cert_pem: str, key_pem: str, *,
                       platform: str = DEFAULT_PLATFORM) -> Path:
     """Install (or replace) certificate `name` (an app's name, or "paas") of the platform.
@@ -155,6 +256,25 @@ def sync_certificates(router_dir: Path | str, certificates: Mapping[str, tuple[s
 
 
 # ---------------------------------------------------------------- helpers
+
+def _page_router(rule: str, priority: int, entrypoint: str, name: str) -> dict:
+    return {"rule": rule, "priority": priority, "entryPoints": [entrypoint], "service": name,
+            "middlewares": [f"{name}-page"]}
+
+
+def _page_backend(name: str, controller_urls: list[str]) -> dict:
+    """The service (the controller) and the middleware that sends every path to PAGE_PATH
+    (the query string stays, and is ignored)."""
+    if not controller_urls or not all(isinstance(u, str) and _URL_RE.match(u) for u in controller_urls):
+        raise ValueError("controller_urls must be one or more http(s)://host:port URLs")
+    servers = [{"url": u.rstrip("/")} for u in controller_urls]
+    return {"middlewares": {f"{name}-page": {"replacePath": {"path": PAGE_PATH}}},
+            "services": {name: {"loadBalancer": {"servers": servers}}}}
+
+
+def _maintenance_path(root: Path, own: str, app: str) -> Path:
+    return root / f"{own}.maintenance.{app}.yml"
+
 
 def _cert_yml_re(own: str) -> re.Pattern[str]:
     return re.compile(rf"\A{re.escape(own)}\.cert\.(?P<name>[a-z0-9-]+)\.yml\Z")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from paas.domain.apps import MAX_DOMAINS_PER_APP, App
 from paas.domain.domains import validate_hostname
 from paas.domain.errors import Conflict, NotFound, ValidationError
@@ -14,11 +16,14 @@ from .tls import wildcard_holders
 
 
 class DomainService:
-    def __init__(self, apps: AppStore, app_service: AppService, platform_domain: str, certs: CertStore):
+    def __init__(self, apps: AppStore, app_service: AppService, platform_domain: str, certs: CertStore,
+                 on_change: Callable[[str], None] | None = None):
         self.apps = apps
         self.app_service = app_service
         self.platform_domain = platform_domain
         self.certs = certs
+        # Called with the app's name after its domains changed (the maintenance route follows them).
+        self.on_change = on_change
 
     def add(self, actor: User, app_name: str, hostname: str) -> str:
         domain = validate_hostname(hostname)
@@ -39,7 +44,9 @@ class DomainService:
             self.apps.add_domain(updated, index, domain)
             return domain
 
-        return retry_on_conflict(attempt)
+        added = retry_on_conflict(attempt)
+        self._changed(app_name)
+        return added
 
     def list(self, actor: User, app_name: str) -> list[dict]:
         app = self.app_service.get(actor, app_name)
@@ -56,3 +63,8 @@ class DomainService:
             self.apps.remove_domain(updated, index, domain)
 
         retry_on_conflict(attempt)
+        self._changed(app_name)
+
+    def _changed(self, app_name: str) -> None:
+        if self.on_change is not None:
+            self.on_change(app_name)

@@ -106,6 +106,11 @@ class ConsulAppStore:
             raise ConcurrentUpdate("Domains changed while reading them") from None
         return [{"domain": e.key.rsplit("/", 1)[1], **e.value} for e in entries]
 
+    def app_for_domain(self, domain: str) -> str | None:
+        entry = self.kv.get(self.kv.key("domains", domain))
+        app = entry.value.get("app") if entry and isinstance(entry.value, dict) else None
+        return app if isinstance(app, str) else None
+
     def _app_keys(self, name: str) -> list[dict]:
         """Deletes of every key of the app but its record, domain claims and tombstone."""
         return [

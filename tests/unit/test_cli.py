@@ -113,7 +113,7 @@ def _handler(controller: FakeController) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PATCH = do_DELETE = _serve
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -665,3 +665,32 @@ def test_auth_tokens_lists_and_revokes(server: FakeController, capsys: pytest.Ca
     assert main(["auth:tokens:revoke", "aaaa11112222"]) == 0
     assert capsys.readouterr().out == "Revoked token aaaa11112222\n"
     assert server.last("DELETE", "/v1/auth/tokens/aaaa11112222") is not None
+
+
+def test_maintenance_commands(server: FakeController, capsys: pytest.CaptureFixture[str]) -> None:
+    server.route("GET", "/v1/apps/myapp/maintenance", 200, {"enabled": True})
+    assert main(["maintenance", "-a", "myapp"]) == 0
+    assert capsys.readouterr().out.strip() == "myapp: maintenance on"
+    server.route("PUT", "/v1/apps/myapp/maintenance", 200, {"enabled": False})
+    assert main(["maintenance:off", "-a", "myapp"]) == 0
+    assert server.last("PUT", "/v1/apps/myapp/maintenance").body == {"enabled": False}
+    assert main(["maintenance:on", "-a", "myapp"]) == 0
+    assert server.last("PUT", "/v1/apps/myapp/maintenance").body == {"enabled": True}
+
+
+def test_open_prints_the_url_and_opens_it_only_on_a_desktop(
+    server: FakeController, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.route("GET", "/v1/apps/myapp", 200, {**APP, "web_url": "http://myapp.paas.test:8080/"})
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", opened.append)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["open", "-a", "myapp"]) == 0
+    assert capsys.readouterr().out.strip() == "http://myapp.paas.test:8080/"
+    assert opened == []
+    monkeypatch.setenv("DISPLAY", ":0")
+    assert main(["open", "-a", "myapp"]) == 0
+    assert opened == ["http://myapp.paas.test:8080/"]
+    assert main(["open", "-a", "myapp", "--no-browser"]) == 0
+    assert opened == ["http://myapp.paas.test:8080/"]

@@ -12,6 +12,8 @@ class AppSchema(Schema):
     git_url = fields.String()
     release = fields.Integer(allow_none=True, metadata={"description": "Current release version"})
     domains = fields.List(fields.String())
+    web_url = fields.String(metadata={"description": "where the app answers through the router"})
+    maintenance = fields.Boolean(metadata={"description": "the router answers its hosts with a 503 page"})
 
 
 class AppCreateSchema(Schema):

@@ -13,7 +13,9 @@ blp = Blueprint("apps", __name__, url_prefix="/v1/apps", description="Apps")
 
 
 def present(app: App, release: int | None) -> dict:
-    return {**app.to_dict(), "git_url": services().settings.git_url(app.name), "release": release}
+    settings = services().settings
+    return {**app.to_dict(), "git_url": settings.git_url(app.name), "release": release,
+            "web_url": settings.app_url(app.name, tls=app.tls_force)}
 
 
 @blp.route("", methods=["GET"])
