@@ -111,7 +111,7 @@ class DockerScheduler:
         self._events: queue.Queue[str] = queue.Queue()  # apps whose containers died or vanished
         self._events_thread: threading.Thread | None = None
         self.limits = Limits(user=settings.app_user, memory=settings.default_memory, cpu=settings.default_cpu,
-                             pids=settings.pids_limit)
+                             cpu_burst=settings.cpu_burst, pids=settings.pids_limit)
 
     @property
     def client(self) -> docker.DockerClient:

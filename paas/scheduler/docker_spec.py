@@ -36,7 +36,8 @@ class Limits:
 
     user: str = "10001:10001"
     memory: str = "256M"
-    cpu: float = 0.1
+    cpu: float = 0.1  # cores: the share under contention
+    cpu_burst: float = 1.0  # cores: the hard cap (never below cpu)
     pids: int = 512
 
 
@@ -127,7 +128,10 @@ def hardening(user: str, memory: str | None, cpu: float | None, limits: Limits) 
         "pids_limit": limits.pids,
         "mem_limit": mem,
         "memswap_limit": mem,  # no swap beyond the limit either
-        "nano_cpus": int((cpu or limits.cpu) * 1e9),
+        # A share, not a quota: under contention instances split the CPU by their `cpu`
+        # (1024 = one core), and an idle host lets one boot at full speed up to the burst cap.
+        "cpu_shares": max(2, round((cpu or limits.cpu) * 1024)),
+        "nano_cpus": int(max(cpu or limits.cpu, limits.cpu_burst) * 1e9),
     }
 
 

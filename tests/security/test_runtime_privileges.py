@@ -146,6 +146,24 @@ def test_app_instance_is_unprivileged_and_bounded(tenant_app, docker_client, set
     exit_code, output = container.exec_run(["/bin/sh", "-c", PROBE_COMMAND])
     assert exit_code == 0, output.decode()
     check_probe(probe_result(output.decode().splitlines()), "the app instance")
+
+
+def test_a_cpu_hog_in_an_instance_stays_under_the_burst_cap(tenant_app, docker_client, settings):
+    """The attack: spin on every core the host has. The instance gets at most PAAS_CPU_BURST cores
+    (a hard quota), so other tenants keep the rest of the host."""
+    [container] = docker_client.containers.list(filters={"label": [
+        f"paas.app={tenant_app.app}", "paas.role=instance", f"paas.platform={settings.kv_prefix}"]})
+    assert container.attrs["HostConfig"]["CpuShares"] == round(settings.default_cpu * 1024)
+    spinners = max(2, os.cpu_count() or 2)
+    hog = f"for i in $(seq {spinners}); do timeout 4 sh -c 'while :; do :; done' & done; wait"
+    started = time.monotonic()
+    before = container.stats(stream=False)["cpu_stats"]["cpu_usage"]["total_usage"]
+    container.exec_run(["/bin/sh", "-c", hog])
+    after = container.stats(stream=False)["cpu_stats"]["cpu_usage"]["total_usage"]
+    cores_used = (after - before) / 1e9 / (time.monotonic() - started)
+    # (A little over the cap is the scheduler's period granularity; far over means no cap.)
+    assert cores_used <= settings.cpu_burst * 1.15, f"{cores_used:.2f} cores used, cap {settings.cpu_burst}"
+    assert cores_used > settings.cpu_burst * 0.3, f"the hog did not run ({cores_used:.2f} cores)"
     # And it still serves (as uid 10001, with nothing writable of root's).
     [address] = tenant_app.live_addresses()
     assert requests.get(f"http://{address}/", timeout=5).text.startswith("Hello from paas dockerfile sample")

@@ -76,7 +76,8 @@ def test_instance_spec_is_unprivileged_on_the_app_network():
     assert spec["cap_drop"] == ["ALL"] and "cap_add" not in spec and not spec.get("privileged")
     assert spec["security_opt"] == ["no-new-privileges"]
     assert spec["pids_limit"] == 512
-    assert spec["mem_limit"] == spec["memswap_limit"] == "512m" and spec["nano_cpus"] == 500_000_000
+    assert spec["mem_limit"] == spec["memswap_limit"] == "512m" and spec["cpu_shares"] == 512
+    assert spec["nano_cpus"] == int(max(0.5, LIMITS.cpu_burst) * 1e9)  # bursts up to the cap
     assert spec["ports"] == {"5000/tcp": ("127.0.0.1", 41000)}
     assert spec["labels"]["paas.platform"] == "paas-a" and spec["labels"]["paas.role"] == "instance"
     assert spec["command"] == ["gunicorn app:app"] and "entrypoint" not in spec  # through the launcher
@@ -87,7 +88,8 @@ def test_types_without_limits_get_the_platform_defaults():
     worker = plan().process("worker")
     spec = docker_spec.instance_spec(plan(), worker, platform="p", name="n", deployment_id="d", host_port=None,
                                      network="net", user="10001:10001", launcher=False, limits=LIMITS)
-    assert spec["mem_limit"] == "256m" and spec["nano_cpus"] == 100_000_000 and spec["ports"] == {}
+    assert spec["mem_limit"] == "256m" and spec["ports"] == {}
+    assert spec["cpu_shares"] == round(LIMITS.cpu * 1024) and spec["nano_cpus"] == int(LIMITS.cpu_burst * 1e9)
     assert spec["entrypoint"] == ["/bin/sh", "-c"] and spec["command"] == ["python worker.py"]
 
 
