@@ -442,7 +442,15 @@ class FakeScheduler:
         with self._lock:
             self._call("promote", plan.app, deployment_id)
             for inst in self.of(plan.app):
-                inst.routed = inst.deployment == deployment_id
+                if inst.deployment == deployment_id:
+                    inst.routed = True
+
+    def unroute(self, plan: AppPlan, keep: set[str]) -> None:
+        with self._lock:
+            self._call("unroute", plan.app)
+            for inst in self.of(plan.app):
+                if inst.deployment not in keep:
+                    inst.routed = False
 
     def retire(self, plan: AppPlan, keep: set[str]) -> int:
         with self._lock:

@@ -155,7 +155,15 @@ class Scheduler(Protocol):
         ...
 
     def promote(self, plan: AppPlan, deployment_id: str) -> None:
-        """Route to the deployment's instances and stop routing to every other instance."""
+        """Route to the deployment's instances. The previous ones keep their routes until
+        `unroute`: the router may take a moment to add the new ones (e.g. until their Consul check
+        passes), and until then the old ones must keep serving."""
+        ...
+
+    def unroute(self, plan: AppPlan, keep: set[str]) -> None:
+        """Stop routing to every instance not started by a deployment in `keep`; they keep
+        running (to finish what they serve) until `retire`. Schedulers whose promotion moves the
+        routes themselves (Nomad) have nothing to do."""
         ...
 
     def retire(self, plan: AppPlan, keep: set[str]) -> int:

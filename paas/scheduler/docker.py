@@ -75,7 +75,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-_PORT_METHODS = ("start", "observe", "promote", "retire", "discard", "reconcile", "destroy", "apps",
+_PORT_METHODS = ("start", "observe", "promote", "unroute", "retire", "discard", "reconcile", "destroy", "apps",
                  "instances", "run")
 
 
@@ -405,9 +405,11 @@ class DockerScheduler:
             # Live instances restart on failure; the check is known good (the canary passed).
             container.update(restart_policy=docker_spec.LIVE_RESTART_POLICY)
             self._register(container, plan, process, canary=False, passing=True)
-        keep = {c.name for c in mine}
+
+    def unroute(self, plan: AppPlan, keep: set[str]) -> None:
+        kept = {c.name for c in self.containers(plan.app) if _label(c, "deployment") in keep}
         for service_id in self._registrations(plan.app):
-            if service_id not in keep:
+            if service_id not in kept:
                 self._deregister(service_id)
 
     def retire(self, plan: AppPlan, keep: set[str]) -> int:

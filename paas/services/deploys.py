@@ -87,7 +87,8 @@ class DeployService:
         if current is not None and current.phase == Phase.RETIRING:
             still = self._retire(app, formation, state, index, current)
             if still and (target is None or target == current.target):
-                if self.clock() >= _drain_from(current) + formation.update.drain_time:
+                if timeline.has(current.timeline, "drain") and \
+                        self.clock() >= _drain_from(current) + formation.update.drain_time:
                     # The old ones are being stopped anyway: a live instance that crashed
                     # meanwhile is replaced now, not once the last old one is gone.
                     self._maybe_reconcile(app, formation, formation_index, state)
@@ -203,16 +204,19 @@ class DeployService:
             self._save(app.name, state, index)
         return True
 
-    def _routed(self, name: str, current: Deployment) -> bool:
-        """Whether the router sends the app's requests to exactly the deployment's web instances
-        (old ones out, new ones in); True when it cannot tell or has not within ROUTE_WAIT."""
+    def _routed(self, name: str, current: Deployment, since: float, only_new: bool) -> bool:
+        """Whether the router sends the app's requests to all of the deployment's web instances
+        (only_new: to them alone, the old ones out); True when it cannot tell, or has not within
+        ROUTE_WAIT of `since` (a router that lags that much must not hold the rollout)."""
         addresses = {p.address for p in current.instances.values() if p.address}
         if self.router is None or not addresses or "web" not in current.groups:
             return True
-        if self.clock() - (current.live_since or 0) > ROUTE_WAIT:
+        if self.clock() - since > ROUTE_WAIT:
             return True
         servers = self.router.servers(names.service(name))
-        return servers is None or servers == addresses
+        if servers is None:
+            return True
+        return servers == addresses if only_new else servers >= addresses
 
     def _go_live(self, state: DeployState, deployment: Deployment, plan: AppPlan) -> None:
         state.live_release, state.live_token = deployment.release, deployment.token
@@ -224,15 +228,22 @@ class DeployService:
         """True while previous instances still exist."""
         plan = self._plan(app, current.release, formation)
         if not timeline.has(current.timeline, "drain"):
-            if not self._routed(app.name, current):
+            # Blue/green without a gap: the old instances leave the router only once it sends
+            # requests to every new one (a new instance's Consul check may still be starting).
+            if not self._routed(app.name, current, since=current.live_since or 0, only_new=False):
                 return True
+            if plan is not None:
+                self.scheduler.unroute(plan, keep={current.id})
             timeline.begin(current.timeline, "drain", self.clock())
             self._save(app.name, state, index)
             state, index = self.states.get(app.name)
             current = state.current or current
-        if plan is not None and current.replaces is not None \
-                and self.clock() < _drain_from(current) + plan.update.drain_time:
-            return True
+        if plan is not None and current.replaces is not None:
+            if self.clock() < _drain_from(current) + plan.update.drain_time:
+                return True
+            # Stopped only once the router no longer sends them anything.
+            if not self._routed(app.name, current, since=_drain_from(current), only_new=True):
+                return True
         remaining = self.scheduler.retire(plan, keep={current.id}) if plan else 0
         if remaining:
             description = f"v{current.release} is live: stopping {remaining} previous instance(s)"

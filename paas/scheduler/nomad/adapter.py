@@ -54,6 +54,10 @@ class NomadScheduler:
     def promote(self, plan: AppPlan, deployment_id: str) -> None:
         self.deployments.promote(plan, deployment_id)
 
+    def unroute(self, plan: AppPlan, keep: set[str]) -> None:
+        """Nomad's promotion moves the routes itself: it stops the previous allocations, and their
+        services leave Consul first (shutdown_delay)."""
+
     def retire(self, plan: AppPlan, keep: set[str]) -> int:
         return self.deployments.retire(plan, keep)
 
