@@ -27,6 +27,10 @@ from paas.domain.scheduler import STDERR, STDOUT, instance_label
 
 log = logging.getLogger(__name__)
 READ_SIZE = 65536
+# Docker detaches an attach on ctrl-p,ctrl-q by default, holding back every Ctrl-P (bash's
+# previous-history key) to see whether a Ctrl-Q follows. It cannot be turned off: this
+# sequence is one nobody types.
+NO_DETACH_KEYS = "ctrl-@,ctrl-^,ctrl-@,ctrl-^,ctrl-_"
 _MUX_HEADER = struct.Struct(">BxxxI")
 _MUX_STREAMS = {1: STDOUT, 2: STDERR}
 
@@ -158,8 +162,8 @@ def attach(client: docker.DockerClient, spec: dict, size: tuple[int, int] | None
     container = client.containers.create(**spec)
     tty = bool(spec.get("tty"))
     try:
-        attached = client.api.attach_socket(container.id, params={"stdin": 1, "stdout": 1, "stderr": 1,
-                                                                  "stream": 1})
+        attached = client.api.attach_socket(container.id, params={
+            "stdin": 1, "stdout": 1, "stderr": 1, "stream": 1, "detachKeys": NO_DETACH_KEYS})
         container.start()
     except (docker.errors.DockerException, requests.RequestException, OSError):
         container.remove(force=True)

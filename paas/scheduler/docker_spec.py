@@ -175,7 +175,8 @@ def run_spec(plan: AppPlan, command: str, *, platform: str, name: str, network: 
     return {
         "image": plan.image, "name": name, "environment": base_env(plan, "run"), "labels": labels,
         "network": network,
-        **({"stdin_open": True, "stdin_once": True} if stdin else {}),
+        # docker-py sets StdinOnce with stdin_open (not detached): stdin closes with our attach.
+        **({"stdin_open": True} if stdin else {}),
         **({"tty": True} if tty else {}),
         "log_config": {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "2"}},
         **hardening(user, web.memory if web else None, web.cpu if web else None, limits),
