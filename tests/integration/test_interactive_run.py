@@ -196,3 +196,14 @@ def test_run_bash_gives_a_real_terminal(run_app, tmp_path, docker_client, settin
         term.see("CLI-EXITED:3")
     finally:
         term.kill()
+
+
+def test_an_attach_without_the_upgrade_is_refused_before_anything_runs(controller, run_app, docker_client, settings):
+    before = len(run_containers(docker_client, settings, run_app.name))
+    plain = requests.post(f"{controller.url}/v1/apps/{run_app.name}/run/attach", json={"command": "bash"},
+                          headers=run_app.headers, timeout=10)
+    assert plain.status_code == 400 and "Upgrade" in plain.json()["message"]
+    half = requests.post(f"{controller.url}/v1/apps/{run_app.name}/run/attach",
+                         json={"command": "bash", "tty": True, "rows": 24}, headers=run_app.headers, timeout=10)
+    assert half.status_code == 422
+    assert len(run_containers(docker_client, settings, run_app.name)) == before
