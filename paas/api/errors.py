@@ -23,6 +23,7 @@ STATUS_OF = {
     errors.BuildFailed: 400,
     errors.TooLarge: 413,
     errors.RateLimited: 429,
+    errors.Unsupported: 501,
 }
 # Headers of werkzeug's own errors worth keeping (405 says which methods the route has).
 KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")

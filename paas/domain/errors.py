@@ -41,6 +41,10 @@ class SchedulerUnavailable(PaasError):
     """The scheduler (Docker engine, Nomad) could not be reached or refused the request."""
 
 
+class Unsupported(PaasError):
+    """This platform's adapter cannot do that (e.g. an attached run on Nomad)."""
+
+
 class StartFailed(PaasError):
     """A release cannot start at all (e.g. its image cannot be pulled): not worth retrying."""
 

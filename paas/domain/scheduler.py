@@ -135,6 +135,35 @@ class Instance:
 
 
 LogSink = Callable[[str], None]
+STDOUT, STDERR = "stdout", "stderr"
+
+
+class AttachedRun(Protocol):
+    """A one-off process the caller is attached to (`paas run`): its stdin, its output, its
+    terminal when it has one. Closing it kills and removes the process if it still runs."""
+
+    name: str  # how people see it, as its log lines' source: run.4d5e6f
+
+    def read(self) -> tuple[str, bytes] | None:
+        """The next output (STDOUT or STDERR, and bytes) as it comes; None once it has ended."""
+        ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def close_stdin(self) -> None:
+        """No more input: the process reads end-of-file."""
+        ...
+
+    def resize(self, rows: int, cols: int) -> None:
+        """The window size of its terminal (nothing without one)."""
+        ...
+
+    def wait(self) -> int:
+        """Its exit code, once it has ended; raises PaasError when it was killed for outliving
+        PAAS_RUN_TIMEOUT."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class Scheduler(Protocol):
@@ -204,6 +233,16 @@ class Scheduler(Protocol):
         """Log lines; when followed, also "" after a while of quiet (a keep-alive: the caller
         learns that its client left only when it writes). Closing the iterator ends the follow
         and its readers."""
+        ...
+
+    def attach(self, plan: AppPlan, command: str, tty: bool, size: tuple[int, int] | None) -> AttachedRun:
+        """A one-off process of plan's release with its stdin open (and a terminal of `size`
+        when `tty`), started and attached to; the caller closes it."""
+        ...
+
+    def run_detached(self, plan: AppPlan, command: str) -> str:
+        """A one-off process left running on its own (output to the app's log history, ended by
+        PAAS_RUN_TIMEOUT at the latest); its name, e.g. run.4d5e6f."""
         ...
 
     def run(self, plan: AppPlan, command: str, sink: LogSink, cancel: threading.Event | None = None) -> int:

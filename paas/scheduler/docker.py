@@ -34,6 +34,7 @@ from paas.domain.ports import RouteTags
 from paas.domain.scheduler import (
     CONTAINER_PORT,
     AppPlan,
+    AttachedRun,
     CheckResult,
     Instance,
     InstanceReport,
@@ -42,7 +43,7 @@ from paas.domain.scheduler import (
     instance_label,
 )
 
-from . import docker_spec, probe
+from . import docker_run, docker_spec, probe
 from .docker_spec import LABEL, Limits
 
 # The Consul check Traefik routes by; promotion is decided on the controller's own probes.
@@ -76,7 +77,7 @@ def _free_port() -> int:
 
 
 _PORT_METHODS = ("start", "observe", "promote", "unroute", "retire", "discard", "reconcile", "destroy", "apps",
-                 "instances", "run")
+                 "instances", "run", "attach", "run_detached")
 
 
 def _translating_errors(cls):
@@ -681,6 +682,21 @@ class DockerScheduler:
             raise RunTimedOut(f"The command ran longer than {timeout:g}s (PAAS_RUN_TIMEOUT) and was killed")
         return code
 
+
+    def attach(self, plan: AppPlan, command: str, tty: bool, size: tuple[int, int] | None) -> AttachedRun:
+        """A one-off container with stdin (and a terminal), attached to: scheduler/docker_run.py."""
+        spec = self._one_off_spec(plan, command, stdin=True, tty=tty)
+        return docker_run.attach(self.client, spec, size if tty else None, self.settings.run_timeout)
+
+    def run_detached(self, plan: AppPlan, command: str) -> str:
+        return docker_run.start_detached(self.client, self._one_off_spec(plan, command))
+
+    def _one_off_spec(self, plan: AppPlan, command: str, **kwargs: bool) -> dict:
+        image = self._ensure_image(plan.image)
+        return docker_spec.run_spec(
+            plan, command, platform=self.platform, name=names.run_container(plan.app),
+            network=self._ensure_network(plan.app), user=self._user(image), launcher=_launcher(image),
+            limits=self.limits, deadline=time.time() + self.settings.run_timeout, **kwargs)
 
 
 def _launcher(image) -> bool:

@@ -164,16 +164,24 @@ def instance_spec(plan: AppPlan, process: ProcessPlan, *, platform: str, name: s
 
 
 def run_spec(plan: AppPlan, command: str, *, platform: str, name: str, network: str, user: str,
-             launcher: bool, limits: Limits, deadline: float) -> dict:
+             launcher: bool, limits: Limits, deadline: float, stdin: bool = False, tty: bool = False) -> dict:
     """kwargs of client.containers.create for a one-off run: the web type's limits (else the
     defaults), on the app's network, never restarted. The deadline (epoch seconds) is a label
-    so that any controller can remove a run whose own controller died."""
+    so that any controller can remove a run whose own controller died. With `stdin` the
+    container's stdin is open until its one attached client closes it (`docker run -i`); with
+    `tty` it also has a terminal (`-t`). Isolation is the same either way: a terminal is only
+    a pty inside the container."""
     web = plan.process("web")
+    # type=run: its log lines' source is run.<id>, as an instance's is web.<id>.
     labels = {f"{LABEL}.app": plan.app, f"{LABEL}.role": "run", f"{LABEL}.platform": platform,
-              f"{LABEL}.release": str(plan.release), f"{LABEL}.deadline": f"{deadline:.0f}"}
+              f"{LABEL}.release": str(plan.release), f"{LABEL}.type": "run",
+              f"{LABEL}.deadline": f"{deadline:.0f}"}
     return {
         "image": plan.image, "name": name, "environment": base_env(plan, "run"), "labels": labels,
         "network": network,
+        # docker-py sets StdinOnce with stdin_open (not detached): stdin closes with our attach.
+        **({"stdin_open": True} if stdin else {}),
+        **({"tty": True} if tty else {}),
         "log_config": {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "2"}},
         **hardening(user, web.memory if web else None, web.cpu if web else None, limits),
         **command_kwargs(launcher, command),

@@ -37,7 +37,7 @@ from paas.domain.errors import NotFound, StartFailed, ValidationError
 from paas.domain.formation import Formation
 from paas.domain.ports import AppStore, BuildStore, DeployStateStore, FormationStore, ReleaseStore, RouterView
 from paas.domain.releases import MASK, Release
-from paas.domain.scheduler import AppPlan, Instance, LogSink, Scheduler
+from paas.domain.scheduler import AppPlan, AttachedRun, Instance, LogSink, Scheduler
 
 from .plans import build_plan, declared
 from .retry import retry_on_conflict
@@ -402,6 +402,18 @@ class DeployService:
         if not command.strip():
             raise ValidationError("Give a command to run, e.g. paas run python manage.py migrate")
         return self.scheduler.run(self.current_plan(app), command, sink, cancel)
+
+    def attach(self, app: App, command: str, tty: bool, size: tuple[int, int] | None) -> AttachedRun:
+        """An interactive one-off run (stdin, a terminal when `tty`); the caller relays it and closes it."""
+        if not command.strip():
+            raise ValidationError("Give a command to run, e.g. paas run bash")
+        return self.scheduler.attach(self.current_plan(app), command, tty, size)
+
+    def run_detached(self, app: App, command: str) -> str:
+        """A one-off run left to itself; its name (run.4d5e6f), the source of its log lines."""
+        if not command.strip():
+            raise ValidationError("Give a command to run, e.g. paas run:detached python worker.py")
+        return self.scheduler.run_detached(self.current_plan(app), command)
 
     def restart(self, name: str, process_type: str | None = None) -> Formation:
         """A rolling restart: fresh instances of the live release, canary-then-promote."""

@@ -22,6 +22,8 @@ from paas.cli.limits import parse_limits
 from paas.cli.main import build_parser, main
 from paas.cli.ps import instance_name, live_release, ready_counts, render_ps, seconds
 from paas.cli.run import command_line, exit_status, relay
+from paas.domain import run_stream
+from paas.domain.run_stream import FROM_CLIENT, FrameReader
 
 from . import test_cli
 from .test_cli import FakeController, make_repo, release
@@ -603,31 +605,80 @@ def test_run_streams_output_and_exits_with_the_command(
     stream = ndjson({"log": "Applying migrations..."}, {"log": "  0001_initial OK"}, {"exit_code": 3})
     # Split inside a message: lines are put together before they are decoded.
     server.route("POST", path, 200, chunked([stream[:10], stream[10:45], stream[45:]], "application/x-ndjson"))
-    assert main(["run", "--", "python", "manage.py", "migrate", "--noinput"]) == 3
+    assert main(["run", "--no-stdin", "--", "python", "manage.py", "migrate", "--noinput"]) == 3
     assert capsys.readouterr().out == "Applying migrations...\n  0001_initial OK\n"
     request = server.last("POST", path)
     assert request.body == {"command": "python manage.py migrate --noinput"}
     assert request.headers["accept"] == "application/x-ndjson"
 
     server.route("POST", path, 200, unframed(ndjson({"log": "hi"}, {"exit_code": 0}), "application/x-ndjson"))
-    assert main(["run", "-a", "myapp", "echo", "it's"]) == 0
+    assert main(["run", "--no-stdin", "-a", "myapp", "echo", "it's"]) == 0
     assert capsys.readouterr().out == "hi\n"
     assert server.last("POST", path).body == {"command": "echo 'it'\"'\"'s'"}
 
     server.route(
         "POST", path, 200, unframed(ndjson({"error": "myapp has no build to run yet"}), "application/x-ndjson")
     )
-    assert main(["run", "ls"]) == 1
+    assert main(["run", "--no-stdin", "ls"]) == 1
     assert capsys.readouterr().err == "Error: myapp has no build to run yet\n"
 
     server.route("POST", path, 200, unframed(ndjson({"log": "partial"}), "application/x-ndjson"))
-    assert main(["run", "ls"]) == 1
+    assert main(["run", "--no-stdin", "ls"]) == 1
     captured = capsys.readouterr()
     assert captured.out == "partial\n" and "ended before the command finished" in captured.err
 
     before = len(server.requests)
     assert main(["run"]) == 1
     assert "Give a command" in capsys.readouterr().err and len(server.requests) == before
+
+
+def test_an_attached_run_that_the_controller_refuses_says_why(
+    server: FakeController, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The attach request is a plain POST until the controller switches protocols: its errors
+    (a stranger's "not found") are shown like any other answer's."""
+    make_repo(env)
+    server.route("POST", "/v1/apps/myapp/run/attach", 404, {"code": 404, "message": "App 'myapp' not found"})
+    assert main(["run", "cat"]) == 1
+    assert capsys.readouterr().err == "Error: App 'myapp' not found\n"
+    request = server.last("POST", "/v1/apps/myapp/run/attach")
+    assert request.body == {"command": "cat", "tty": False}
+    assert request.headers["upgrade"] == "paas-run.1" and request.headers["connection"] == "Upgrade"
+
+
+def test_an_attached_run_relays_output_and_exits_with_the_command(
+    server: FakeController, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_repo(env)
+    received: list[tuple[bytes, bytes]] = []
+
+    def switch(handler: BaseHTTPRequestHandler) -> None:
+        handler.wfile.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: paas-run.1\r\nConnection: Upgrade\r\n\r\n")
+        # Output split inside a frame, in the same packet as the head: nothing may be lost.
+        stream = run_stream.frame(run_stream.STDOUT, b"out\n") + run_stream.frame(run_stream.STDERR, b"err\n")
+        handler.wfile.write(stream[:7])
+        handler.wfile.flush()
+        received.extend(FrameReader(FROM_CLIENT).feed(handler.rfile.read(5)))  # stdin: none here, so EOF
+        handler.wfile.write(stream[7:] + run_stream.exit_frame(7))
+        handler.wfile.flush()
+        handler.close_connection = True
+
+    server.route("POST", "/v1/apps/myapp/run/attach", 101, switch)
+    assert main(["run", "sh", "-c", "echo out; echo err >&2; exit 7"]) == 7
+    captured = capsys.readouterr()
+    assert captured.out == "out\n" and captured.err == "err\n"
+    assert received == [(run_stream.STDIN_EOF, b"")]
+
+
+def test_run_detached_prints_the_runs_name(server: FakeController, env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_repo(env)
+    server.route("POST", "/v1/apps/myapp/run/detached", 201, {"name": "run.4d5e6f"})
+    assert main(["run:detached", "--", "python", "worker.py", "--once"]) == 0
+    out = capsys.readouterr().out
+    assert "run.4d5e6f" in out and "paas logs -a myapp --source run.4d5e6f" in out
+    assert server.last("POST", "/v1/apps/myapp/run/detached").body == {"command": "python worker.py --once"}
+
+
 
 
 def test_iter_lines_reports_a_cut_stream(server: FakeController) -> None:

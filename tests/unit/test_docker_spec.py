@@ -97,7 +97,7 @@ def test_run_spec_is_unprivileged_with_a_deadline_label():
     spec = docker_spec.run_spec(plan(), "ls /", platform="paas-a", name="paas-shop-run-1", network="net",
                                 user="1000", launcher=False, limits=LIMITS, deadline=1_700_000_000.4)
     assert spec["labels"] == {"paas.app": "shop", "paas.role": "run", "paas.platform": "paas-a",
-                              "paas.release": "3", "paas.deadline": "1700000000"}
+                              "paas.release": "3", "paas.type": "run", "paas.deadline": "1700000000"}
     assert spec["network"] == "net" and spec["user"] == "1000"
     assert spec["cap_drop"] == ["ALL"] and spec["security_opt"] == ["no-new-privileges"]
     assert spec["pids_limit"] == 512 and spec["mem_limit"] == "512m"  # the web type's limits

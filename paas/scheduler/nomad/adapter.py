@@ -12,8 +12,9 @@ from typing import Any
 import nomad
 
 from paas.domain import names
+from paas.domain.errors import Unsupported
 from paas.domain.ports import RouteTags
-from paas.domain.scheduler import AppPlan, Instance, InstanceReport, LogSink
+from paas.domain.scheduler import AppPlan, AttachedRun, Instance, InstanceReport, LogSink
 
 from .. import probe as checks
 from . import allocs as A
@@ -152,6 +153,14 @@ class NomadScheduler:
 
     def run(self, plan: AppPlan, command: str, sink: LogSink, cancel: threading.Event | None = None) -> int:
         return runs.run(self.api, plan, command, sink, cancel)
+
+    def attach(self, plan: AppPlan, command: str, tty: bool, size: tuple[int, int] | None) -> AttachedRun:
+        # Nomad's alloc exec (a websocket to a running task) would be the way; not built yet.
+        raise Unsupported("Interactive runs (a terminal or stdin) need the docker scheduler; on Nomad, "
+                          "`paas run --no-stdin COMMAND` streams a command's output")
+
+    def run_detached(self, plan: AppPlan, command: str) -> str:
+        raise Unsupported("Detached runs need the docker scheduler")
 
 
 def _unreplaced_crash(alloc: dict) -> bool:
