@@ -48,6 +48,7 @@ from .docker_spec import LABEL, Limits
 
 # The Consul check Traefik routes by; promotion is decided on the controller's own probes.
 CHECK_INTERVAL = "1s"
+CANARY_CHECK_TTL = "30s"  # passed at every observation while the canary's probe passes
 PROBE_TIMEOUT = 2.0
 LAST_LINES = 20
 # A followed log stream yields "" this often when nothing was written: the API turns it into a
@@ -259,7 +260,13 @@ class DockerScheduler:
         # Routers and checks reach the container on its bridge address, not through the published
         # loopback port: docker-proxy accepts connections before the app listens, which would make
         # a TCP check pass early and route requests into a refused connection (HTTP 502).
-        if process.healthcheck:
+        if canary:
+            # A canary's Consul check is the controller's own probe (a TTL it passes, see
+            # observe): Consul runs its first HTTP check up to a whole interval after
+            # registration, and the router routes a promoted instance only once Consul says
+            # passing. At promotion the HTTP check replaces it and keeps its passing status.
+            check = {"TTL": CANARY_CHECK_TTL}
+        elif process.healthcheck:
             check = {"HTTP": f"http://{address}:{CONTAINER_PORT}{process.healthcheck}", "Interval": CHECK_INTERVAL,
                      "Timeout": "2s"}
         else:
@@ -269,6 +276,14 @@ class DockerScheduler:
         tags = self.tags.canary(plan) if canary else self.tags.live(plan)
         self.agent.agent.service.register(names.service(plan.app, process.type), service_id=container.name,
                                           address=address, port=CONTAINER_PORT, tags=tags, check=check, meta=meta)
+
+    def _pass_canary_check(self, service_id: str) -> None:
+        try:
+            self.agent.agent.check.ttl_pass(f"service:{service_id}")
+        except consul.ConsulException as exc:
+            # Not (yet) registered, or registered before canaries had TTL checks: the check of
+            # the live registration decides at promotion instead.
+            log.info("canary check of %s: %s", service_id, _first_line(exc))
 
     def _registrations(self, app: str | None = None) -> dict[str, dict]:
         """service id -> service of this platform's instances (of one app) in the local agent."""
@@ -388,6 +403,8 @@ class DockerScheduler:
         if status == "running" and not ended and process is not None and process.is_web:
             check = probe.probe(f"{address}:{CONTAINER_PORT}", process.healthcheck, PROBE_TIMEOUT) if address \
                 else CheckResult(passing=False, detail="no address on the app's network yet")
+            if check.passing:
+                self._pass_canary_check(container.name)
         lines = _tail(container, LAST_LINES) if ended or (check is not None and not check.passing) else []
         return InstanceReport(
             id=container.name, type=process_type, release=int(_label(container, "release") or 0),
