@@ -9,7 +9,9 @@ from .builder.logs import FileBuildLogStore
 from .config import Settings
 from .domain.scheduler import Scheduler
 from .gateway.repos import LocalGitRepos
+from .logstore.lock import FileHostLock
 from .logstore.sqlite import SqliteLogStore
+from .router.access_log import FileAccessLog
 from .router.maintenance import FileMaintenanceRouter
 from .router.publisher import FileCertPublisher
 from .router.route_tags import ConsulCatalogTags
@@ -22,6 +24,7 @@ from .services.deploys import DeployService
 from .services.domains import DomainService
 from .services.formation import FormationService
 from .services.keys import KeyService
+from .services.log_collector import LogCollector
 from .services.logs import LogService
 from .services.maintenance import MaintenanceService
 from .services.pushes import PushService
@@ -82,6 +85,24 @@ class Services:
         self.pushes = PushService(self.builds, self.deploys, self.formation, self.apps, self.auth, self.keys,
                                   self.settings.data_dir / "uploads", self.settings.max_upload_bytes)
 
+    def log_collector(self) -> LogCollector | None:
+        """The host's log collector (docker scheduler only: on Nomad the output stays with the
+        allocations, docs/design.md "Log history"); started by each controller worker, and
+        only the one holding the host lock collects."""
+        if self.settings.scheduler != "docker":
+            return None
+        from .scheduler.docker import DockerScheduler
+        from .scheduler.docker_logs import DockerContainerOutput
+
+        scheduler = self.deploys.scheduler
+        assert isinstance(scheduler, DockerScheduler)
+        directory = self.settings.log_history_path.parent
+        access_log = None
+        if self.settings.router_access_log is not None:
+            access_log = FileAccessLog(self.settings.router_access_log, directory / "router-position.json")
+        return LogCollector(DockerContainerOutput(self.settings.kv_prefix, lambda: scheduler.client),
+                            self.logs.store, FileHostLock(directory / "collector.lock"), access_log=access_log)
+
     def supervisor(self, owner: str) -> Supervisor:
         """The background deployer for one controller process (see services/supervisor.py)."""
         return Supervisor(self.deploys, self.app_store, ConsulAppLocks(self.kv, owner), self.kv,
@@ -97,12 +118,15 @@ def build_services(settings: Settings) -> Services:
     releases = ReleaseService(release_store, deploy_states, build_store)
     formation_store = ConsulFormationStore(kv)
     formation = FormationService(formation_store, releases, build_store)
-    deploys = DeployService(build_scheduler(settings), app_store, release_store, formation_store, deploy_states,
-                            builds=build_store, router=TraefikApi(settings.router_api) if settings.router_api else None)
+    log_store = SqliteLogStore(settings.log_history_path, settings.log_max_lines, settings.log_max_age)
+    logs = LogService(log_store)
+    scheduler = build_scheduler(settings)
+    deploys = DeployService(scheduler, app_store, release_store, formation_store, deploy_states,
+                            builds=build_store, router=TraefikApi(settings.router_api) if settings.router_api else None,
+                            log_history=logs)
     builder = DockerImageBuilder(settings)
     cert_publisher = FileCertPublisher(settings.router_dir, settings.kv_prefix)
     maintenance_router = FileMaintenanceRouter(settings.router_dir, [settings.controller_upstream], settings.kv_prefix)
-    logs = LogService(SqliteLogStore(settings.log_history_path, settings.log_max_lines, settings.log_max_age))
     # apps:destroy removes, in order: instances and network, the router's certificate, the
     # builder's cache, logs, images and registry manifests, the log history, the maintenance
     # route; and the git repo where it is local.

@@ -44,6 +44,19 @@ class LogLine:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class OutputSource:
+    """One platform container whose output the collector follows. `origin` (the container id)
+    keeps its lines apart from every other container's in the store; `address` (bridge ip:port,
+    web instances only) is how a router line names the instance that answered."""
+
+    origin: str
+    app: str
+    source: str
+    type: str
+    address: str = ""
+
+
 def bounded(text: str) -> str:
     """A line as stored: at most MAX_LINE_CHARS, so one huge line cannot fill an app's budget."""
     return text if len(text) <= MAX_LINE_CHARS else text[:MAX_LINE_CHARS] + "…"
