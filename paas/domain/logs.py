@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from .errors import ValidationError
 
 ROUTER, RELEASE = "router", "release"
+# A source as users name it: web.1a2b3c, run.4d5e, router, release (`--source`).
+SOURCE_PATTERN = r"^[a-z][a-z0-9_-]{0,29}(\.[0-9a-f]{1,12})?$"
 DRAIN_SCHEMES = ("syslog", "https")
 MAX_LINE_CHARS = 8192
 _SINCE = re.compile(r"(\d{1,6})([smhd])")
