@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from .builder.docker_builder import DockerImageBuilder
 from .builder.logs import FileBuildLogStore
 from .config import Settings
+from .domain.logs import DrainPolicy
 from .domain.scheduler import Scheduler
 from .gateway.repos import LocalGitRepos
+from .logstore.drains import DrainForwarder
 from .logstore.lock import FileHostLock
 from .logstore.sqlite import SqliteLogStore
 from .router.access_log import FileAccessLog
@@ -22,6 +24,7 @@ from .services.builds import BuildService
 from .services.config import ConfigService
 from .services.deploys import DeployService
 from .services.domains import DomainService
+from .services.drains import DrainService
 from .services.formation import FormationService
 from .services.keys import KeyService
 from .services.log_collector import LogCollector
@@ -36,6 +39,7 @@ from .store.apps import ConsulAppStore
 from .store.builds import ConsulBuildStore
 from .store.certs import ConsulCertStore
 from .store.deploys import ConsulDeployStateStore
+from .store.drains import ConsulDrainStore
 from .store.formation import ConsulFormationStore
 from .store.keys import ConsulKeyStore
 from .store.kv import ConsulKV, connect
@@ -76,6 +80,7 @@ class Services:
     app_store: ConsulAppStore
     tls: TlsService
     logs: LogService
+    drains: DrainService
     maintenance: MaintenanceService
     router_pages: RouterPageService
     pushes: PushService = field(init=False)
@@ -100,13 +105,26 @@ class Services:
         access_log = None
         if self.settings.router_access_log is not None:
             access_log = FileAccessLog(self.settings.router_access_log, directory / "router-position.json")
+        forwarder = DrainForwarder(self.drains.of, drain_policy(self.settings))
         return LogCollector(DockerContainerOutput(self.settings.kv_prefix, lambda: scheduler.client),
-                            self.logs.store, FileHostLock(directory / "collector.lock"), access_log=access_log)
+                            self.logs.store, FileHostLock(directory / "collector.lock"), access_log=access_log,
+                            forward=forwarder.forward)
 
     def supervisor(self, owner: str) -> Supervisor:
         """The background deployer for one controller process (see services/supervisor.py)."""
         return Supervisor(self.deploys, self.app_store, ConsulAppLocks(self.kv, owner), self.kv,
                           finish_destroys=self.apps.finish_pending_destroys)
+
+
+def drain_policy(settings: Settings) -> DrainPolicy:
+    """Drains go to public addresses, or to the operator's PAAS_DRAIN_ALLOW_NETWORKS, but never
+    to a port of the platform's own services (Consul, registry, controller, router, SSH)."""
+    ports = {settings.ssh_port, settings.http_port, settings.https_port}
+    for address in (settings.consul_addr, settings.registry, settings.bind, settings.router_api):
+        port = address.rsplit(":", 1)[-1].strip("/") if ":" in address else ""
+        if port.isdigit():
+            ports.add(int(port))
+    return DrainPolicy(allowed_networks=settings.drain_allow_networks, forbidden_ports=frozenset(ports))
 
 
 def build_services(settings: Settings) -> Services:
@@ -130,8 +148,9 @@ def build_services(settings: Settings) -> Services:
     # apps:destroy removes, in order: instances and network, the router's certificate, the
     # builder's cache, logs, images and registry manifests, the log history, the maintenance
     # route; and the git repo where it is local.
+    drain_store = ConsulDrainStore(kv)
     apps = AppService(app_store, (deploys.destroy, cert_publisher.withdraw, builder.remove_app, logs.remove_app,
-                                  maintenance_router.restore),
+                                  drain_store.remove_app, maintenance_router.restore),
                       repos=LocalGitRepos(settings.git_dir).remove_app)
     maintenance = MaintenanceService(app_store, apps, maintenance_router, settings.platform_domain)
     return Services(
@@ -168,6 +187,7 @@ def build_services(settings: Settings) -> Services:
         app_store=app_store,
         tls=TlsService(app_store, apps, ConsulCertStore(kv), cert_publisher, settings.platform_domain),
         logs=logs,
+        drains=DrainService(drain_store, apps, drain_policy(settings)),
         maintenance=maintenance,
         router_pages=RouterPageService(app_store, deploy_states, formation_store, settings.platform_domain),
     )

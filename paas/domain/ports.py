@@ -13,7 +13,7 @@ from .builds import Build
 from .deployments import DeployState
 from .formation import Formation
 from .keys import SshKey
-from .logs import LogLine, OutputSource
+from .logs import Drain, LogLine, OutputSource
 from .releases import Release
 from .scheduler import AppPlan
 from .timeline import Mark
@@ -302,3 +302,15 @@ class HostLock(Protocol):
 
     def try_acquire(self) -> bool: ...
     def release(self) -> None: ...
+
+
+class DrainStore(Protocol):
+    """An app's log drains (Consul KV: drains/<app>/<id>)."""
+
+    def add(self, drain: Drain) -> None: ...
+    def list(self, app: str) -> list[Drain]: ...
+    def remove(self, app: str, drain_id: str) -> bool:
+        """False when the app has no such drain."""
+        ...
+
+    def remove_app(self, app: str) -> None: ...
