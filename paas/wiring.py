@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 from .builder.docker_builder import DockerImageBuilder
 from .builder.logs import FileBuildLogStore
 from .config import Settings
+from .domain.logs import DrainPolicy
 from .domain.scheduler import Scheduler
 from .gateway.repos import LocalGitRepos
+from .logstore.drains import DrainForwarder
+from .logstore.lock import FileHostLock
 from .logstore.sqlite import SqliteLogStore
+from .router.access_log import FileAccessLog
 from .router.maintenance import FileMaintenanceRouter
 from .router.publisher import FileCertPublisher
 from .router.route_tags import ConsulCatalogTags
@@ -20,8 +24,10 @@ from .services.builds import BuildService
 from .services.config import ConfigService
 from .services.deploys import DeployService
 from .services.domains import DomainService
+from .services.drains import DrainService
 from .services.formation import FormationService
 from .services.keys import KeyService
+from .services.log_collector import LogCollector
 from .services.logs import LogService
 from .services.maintenance import MaintenanceService
 from .services.pushes import PushService
@@ -33,6 +39,7 @@ from .store.apps import ConsulAppStore
 from .store.builds import ConsulBuildStore
 from .store.certs import ConsulCertStore
 from .store.deploys import ConsulDeployStateStore
+from .store.drains import ConsulDrainStore
 from .store.formation import ConsulFormationStore
 from .store.keys import ConsulKeyStore
 from .store.kv import ConsulKV, connect
@@ -73,6 +80,7 @@ class Services:
     app_store: ConsulAppStore
     tls: TlsService
     logs: LogService
+    drains: DrainService
     maintenance: MaintenanceService
     router_pages: RouterPageService
     pushes: PushService = field(init=False)
@@ -82,10 +90,41 @@ class Services:
         self.pushes = PushService(self.builds, self.deploys, self.formation, self.apps, self.auth, self.keys,
                                   self.settings.data_dir / "uploads", self.settings.max_upload_bytes)
 
+    def log_collector(self) -> LogCollector | None:
+        """The host's log collector (docker scheduler only: on Nomad the output stays with the
+        allocations, docs/design.md "Log history"); started by each controller worker, and
+        only the one holding the host lock collects."""
+        if self.settings.scheduler != "docker":
+            return None
+        from .scheduler.docker import DockerScheduler
+        from .scheduler.docker_logs import DockerContainerOutput
+
+        scheduler = self.deploys.scheduler
+        assert isinstance(scheduler, DockerScheduler)
+        directory = self.settings.log_history_path.parent
+        access_log = None
+        if self.settings.router_access_log is not None:
+            access_log = FileAccessLog(self.settings.router_access_log, directory / "router-position.json")
+        forwarder = DrainForwarder(self.drains.of, drain_policy(self.settings))
+        return LogCollector(DockerContainerOutput(self.settings.kv_prefix, lambda: scheduler.client),
+                            self.logs.store, FileHostLock(directory / "collector.lock"), access_log=access_log,
+                            forward=forwarder.forward)
+
     def supervisor(self, owner: str) -> Supervisor:
         """The background deployer for one controller process (see services/supervisor.py)."""
         return Supervisor(self.deploys, self.app_store, ConsulAppLocks(self.kv, owner), self.kv,
                           finish_destroys=self.apps.finish_pending_destroys)
+
+
+def drain_policy(settings: Settings) -> DrainPolicy:
+    """Drains go to public addresses, or to the operator's PAAS_DRAIN_ALLOW_NETWORKS, but never
+    to a port of the platform's own services (Consul, registry, controller, router, SSH)."""
+    ports = {settings.ssh_port, settings.http_port, settings.https_port}
+    for address in (settings.consul_addr, settings.registry, settings.bind, settings.router_api):
+        port = address.rsplit(":", 1)[-1].strip("/") if ":" in address else ""
+        if port.isdigit():
+            ports.add(int(port))
+    return DrainPolicy(allowed_networks=settings.drain_allow_networks, forbidden_ports=frozenset(ports))
 
 
 def build_services(settings: Settings) -> Services:
@@ -97,17 +136,21 @@ def build_services(settings: Settings) -> Services:
     releases = ReleaseService(release_store, deploy_states, build_store)
     formation_store = ConsulFormationStore(kv)
     formation = FormationService(formation_store, releases, build_store)
-    deploys = DeployService(build_scheduler(settings), app_store, release_store, formation_store, deploy_states,
-                            builds=build_store, router=TraefikApi(settings.router_api) if settings.router_api else None)
+    log_store = SqliteLogStore(settings.log_history_path, settings.log_max_lines, settings.log_max_age)
+    logs = LogService(log_store)
+    scheduler = build_scheduler(settings)
+    deploys = DeployService(scheduler, app_store, release_store, formation_store, deploy_states,
+                            builds=build_store, router=TraefikApi(settings.router_api) if settings.router_api else None,
+                            log_history=logs)
     builder = DockerImageBuilder(settings)
     cert_publisher = FileCertPublisher(settings.router_dir, settings.kv_prefix)
     maintenance_router = FileMaintenanceRouter(settings.router_dir, [settings.controller_upstream], settings.kv_prefix)
-    logs = LogService(SqliteLogStore(settings.log_history_path, settings.log_max_lines, settings.log_max_age))
     # apps:destroy removes, in order: instances and network, the router's certificate, the
     # builder's cache, logs, images and registry manifests, the log history, the maintenance
     # route; and the git repo where it is local.
+    drain_store = ConsulDrainStore(kv)
     apps = AppService(app_store, (deploys.destroy, cert_publisher.withdraw, builder.remove_app, logs.remove_app,
-                                  maintenance_router.restore),
+                                  drain_store.remove_app, maintenance_router.restore),
                       repos=LocalGitRepos(settings.git_dir).remove_app)
     maintenance = MaintenanceService(app_store, apps, maintenance_router, settings.platform_domain)
     return Services(
@@ -144,6 +187,7 @@ def build_services(settings: Settings) -> Services:
         app_store=app_store,
         tls=TlsService(app_store, apps, ConsulCertStore(kv), cert_publisher, settings.platform_domain),
         logs=logs,
+        drains=DrainService(drain_store, apps, drain_policy(settings)),
         maintenance=maintenance,
         router_pages=RouterPageService(app_store, deploy_states, formation_store, settings.platform_domain),
     )

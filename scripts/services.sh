@@ -62,6 +62,8 @@
 #                          routes and TLS certificates, written by paas/router/files.py
 #                          (default .run/router). `start traefik` writes .run/traefik.env
 #                          with these settings, for the controller and the tests.
+#   PAAS_ROUTER_ACCESS_LOG Traefik's JSON access log (default .run/traefik-access.log), which
+#                          the controller's log collector turns into router lines
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -729,6 +731,8 @@ traefik_http_port() { printf '%s\n' "${PAAS_HTTP_PORT:-8080}"; }
 traefik_https_port() { printf '%s\n' "${PAAS_HTTPS_PORT:-8443}"; }
 traefik_own_port() { printf '%s\n' "${PAAS_TRAEFIK_PORT:-8082}"; }
 traefik_router_dir() { printf '%s\n' "${PAAS_ROUTER_DIR:-$RUN/router}"; }
+# Traefik's JSON access log: the controller's log collector makes router lines of it.
+traefik_access_log() { printf '%s\n' "${PAAS_ROUTER_ACCESS_LOG:-$RUN/traefik-access.log}"; }
 
 # traefik_ok ADDR: /ping on Traefik's own entrypoint answers OK.
 traefik_ok() { [ "$(http_get "http://$1/ping")" = OK ]; }
@@ -748,6 +752,7 @@ PAAS_HTTP_PORT=$(traefik_http_port)
 PAAS_HTTPS_PORT=$(traefik_https_port)
 PAAS_ROUTER_DIR=$(traefik_router_dir)
 PAAS_ROUTER_API=127.0.0.1:$(traefik_own_port)
+PAAS_ROUTER_ACCESS_LOG=$(traefik_access_log)
 ENV
 }
 
@@ -802,6 +807,18 @@ global:
 log:
   level: INFO
   noColor: true
+# One JSON object a request: the log collector reads ServiceName, ServiceURL, RequestMethod,
+# RequestPath (its query is dropped there), DownstreamStatus, Duration and StartUTC. Headers
+# stay out (they carry cookies and tokens). bufferingSize: written by Traefik's own goroutine,
+# never on a request's path.
+accessLog:
+  filePath: "$(traefik_access_log)"
+  format: json
+  bufferingSize: 100
+  fields:
+    defaultMode: keep
+    headers:
+      defaultMode: drop
 entryPoints:
   web:
     address: "127.0.0.1:$(traefik_http_port)"

@@ -182,7 +182,9 @@ def start_controller(env: dict[str, str], log: Path, unset: tuple[str, ...] = ()
     returns once /healthz answers."""
     port = free_port()
     # A test controller never replaces the platform's route (paas.<domain>) to the real one.
-    env = {"PAAS_CONTROLLER_ROUTE": "0", **env}
+    # PYTHONPATH: the controller runs this checkout's paas (a worktree's), not the one the
+    # virtualenv's editable install points at.
+    env = {"PAAS_CONTROLLER_ROUTE": "0", "PYTHONPATH": str(REPO), **env}
     inherited = {k: v for k, v in os.environ.items() if k not in unset}
     with open(log, "wb") as out:
         proc = subprocess.Popen([str(BIN / "paas-controller"), "--bind", f"127.0.0.1:{port}"],

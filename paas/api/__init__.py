@@ -15,6 +15,7 @@ from . import (
     config,
     deployments,
     domains,
+    drains,
     formation,
     gateway,
     keys,
@@ -32,7 +33,7 @@ from .errors import register_error_handlers
 from .guard import install as install_guard
 from .spec import CONVERTERS, PathParameterPlugin
 
-RESOURCES = (auth, users, keys, apps, config, releases, builds, formation, ps, deployments, logs, run, domains,
+RESOURCES = (auth, users, keys, apps, config, releases, builds, formation, ps, deployments, logs, drains, run, domains,
              tls, maintenance, perms, gateway)
 
 

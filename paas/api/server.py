@@ -42,6 +42,11 @@ class ControllerServer(BaseApplication):
         services.maintenance.sync()  # and sends every app in maintenance to its page
         # Each worker process deploys the apps whose locks it holds.
         services.supervisor(f"pid-{os.getpid()}").start()
+        # Every worker starts one; only the holder of the host lock collects (another worker
+        # takes over when it dies).
+        collector = services.log_collector()
+        if collector is not None:
+            collector.start()
         return app
 
 

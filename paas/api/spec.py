@@ -60,6 +60,7 @@ PATH_PARAMETERS: dict[str, dict] = {
     "domain": {"type": "string", "pattern": HOSTNAME_PATTERN, "maxLength": MAX_HOSTNAME_LENGTH},
     "build_id": {"type": "string", "pattern": HEX_ID_PATTERN},
     "token_id": {"type": "string", "pattern": HEX_ID_PATTERN},
+    "drain_id": {"type": "string", "pattern": HEX_ID_PATTERN},
     "deployment_id": {"type": "string", "maxLength": 64},
     "type": {"type": "string", "pattern": PROCESS_TYPE_PATTERN},
 }

@@ -15,10 +15,17 @@ from urllib.parse import urlsplit
 from .errors import ValidationError
 
 ROUTER, RELEASE = "router", "release"
+# A source as users name it: web.1a2b3c, run.4d5e, router, release (`--source`).
+SOURCE_PATTERN = r"^[a-z][a-z0-9_-]{0,29}(\.[0-9a-f]{1,12})?$"
 DRAIN_SCHEMES = ("syslog", "https")
 MAX_LINE_CHARS = 8192
 _SINCE = re.compile(r"(\d{1,6})([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_PORT = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_HOST_PATTERN = r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*"
+# The form a drain URL takes (the spec publishes it; parse_drain_url is the rule).
+DRAIN_URL_PATTERN = (rf"^(syslog://{_HOST_PATTERN}:{_PORT}/?|https://([A-Za-z0-9._~!$&'()*+,;=:%-]+@)?{_HOST_PATTERN}(:{_PORT})?"
+                     r"(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?)$")
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*")
 
 
@@ -42,6 +49,19 @@ class LogLine:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class OutputSource:
+    """One platform container whose output the collector follows. `origin` (the container id)
+    keeps its lines apart from every other container's in the store; `address` (bridge ip:port,
+    web instances only) is how a router line names the instance that answered."""
+
+    origin: str
+    app: str
+    source: str
+    type: str
+    address: str = ""
 
 
 def bounded(text: str) -> str:
@@ -151,3 +171,32 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+MAX_DRAINS_PER_APP = 5
+
+
+@dataclass(frozen=True)
+class Drain:
+    """A log drain of an app. `url` is the whole URL (it may carry a token); it is listed masked."""
+
+    id: str
+    app: str
+    url: str
+    created_at: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def listed(self) -> dict:
+        return {"id": self.id, "url": parse_drain_url(self.url).masked(), "created_at": self.created_at}
+
+
+def syslog_frame(line: LogLine) -> bytes:
+    """One line as RFC 5424 (facility user, severity info), octet-counted (RFC 6587), as Heroku
+    sends: HOSTNAME the app, APP-NAME `app` (the platform's own lines: `paas`), PROCID the source."""
+    stamp = datetime.fromtimestamp(line.ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    app_name = "app" if line.type not in (ROUTER, RELEASE) else "paas"
+    text = line.text.replace("\n", " ")
+    message = f"<14>1 {stamp} {line.app} {app_name} {line.source} - - {text}".encode("utf-8", "replace")
+    return f"{len(message)} ".encode() + message

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -13,6 +13,7 @@ from .builds import Build
 from .deployments import DeployState
 from .formation import Formation
 from .keys import SshKey
+from .logs import Drain, LogLine, OutputSource
 from .releases import Release
 from .scheduler import AppPlan
 from .timeline import Mark
@@ -247,12 +248,69 @@ class RouterView(Protocol):
 class LogStore(Protocol):
     """The per-app log history (paas/logstore): bounded, time-ordered, survives restarts."""
 
-    def append(self, lines: list, origin: str = "") -> list:
+    def append(self, lines: list[LogLine], origin: str = "") -> list[LogLine]:
         """Store LogLines; returns those that were new (duplicates of a resumed reader are dropped)."""
         ...
 
+    def append_many(self, batches: list[tuple[str, list[LogLine]]]) -> list[LogLine]:
+        """Several origins' lines in one transaction (the collector's batches); the new ones."""
+        ...
+
     def read(self, app: str, limit: int, types: tuple[str, ...] = (), sources: tuple[str, ...] = (),
-             since: float | None = None, after_id: int = 0) -> list: ...
+             since: float | None = None, after_id: int = 0) -> list[tuple[int, LogLine]]: ...
     def last_id(self, app: str) -> int: ...
+    def last_timestamp(self, app: str, origin: str) -> float | None: ...
     def tag_source(self, app: str, source: str, tag: str) -> int: ...
+    def texts_of(self, app: str, source: str) -> set[str]: ...
+    def remove_app(self, app: str) -> None: ...
+
+
+class OutputStream(Protocol):
+    """One container's output as (engine timestamp, text), until the container ends or close()."""
+
+    def __iter__(self) -> Iterator[tuple[float, str]]: ...
+    def close(self) -> None:
+        """Safe from another thread: the iteration then ends."""
+
+
+class ContainerOutput(Protocol):
+    """The output of the platform's containers (implemented by the scheduler adapter: Docker's
+    json-file logs, paas/scheduler/docker_logs.py), read by the log collector."""
+
+    def containers(self) -> list[OutputSource]:
+        """Every container of the platform the engine still has, running or not."""
+        ...
+
+    def started(self, timeout: float) -> list[OutputSource] | None:
+        """Containers started since the last call, waiting up to `timeout`; None when the engine's
+        event stream was lost (then every container is looked at again)."""
+        ...
+
+    def follow(self, source: OutputSource, since: float | None) -> OutputStream:
+        """Its output from `since` (inclusive, may repeat a little: the store drops repeats)."""
+        ...
+
+
+class AccessLog(Protocol):
+    """The router's access log (one JSON object a line), read where the last read ended."""
+
+    def read_new(self, max_lines: int) -> list[str]: ...
+
+
+class HostLock(Protocol):
+    """Held by one process of a host at a time (the log collector's: one per host)."""
+
+    def try_acquire(self) -> bool: ...
+    def release(self) -> None: ...
+
+
+class DrainStore(Protocol):
+    """An app's log drains (Consul KV: drains/<app>/<id>)."""
+
+    def add(self, drain: Drain) -> None: ...
+    def list(self, app: str) -> list[Drain]: ...
+    def remove(self, app: str, drain_id: str) -> bool:
+        """False when the app has no such drain."""
+        ...
+
     def remove_app(self, app: str) -> None: ...

@@ -24,7 +24,15 @@ CREATE TABLE IF NOT EXISTS lines (
     UNIQUE (app, origin, ts, text)
 );
 CREATE INDEX IF NOT EXISTS lines_app_ts ON lines (app, ts);
+CREATE INDEX IF NOT EXISTS lines_app_source ON lines (app, source);
+-- A source's mark (a failed canary's), so lines of it stored later carry it too: the deploy
+-- service of one controller process may mark it before the collector of another stored it all.
+CREATE TABLE IF NOT EXISTS source_tags (
+    app TEXT NOT NULL, source TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (app, source)
+);
 """
+INSERT = ("INSERT OR IGNORE INTO lines (app, ts, source, type, text, tag, origin) VALUES "
+          "(?, ?, ?, ?, ?, COALESCE(NULLIF(?, ''), (SELECT tag FROM source_tags WHERE app = ? AND source = ?), ''), ?)")
 PRUNE_EVERY = 500  # inserts between two prunes of an app
 
 
@@ -49,15 +57,20 @@ class SqliteLogStore:
     def append(self, lines: list[LogLine], origin: str = "") -> list[LogLine]:
         """Store lines; returns those that were new (a drain forwards only those). `origin` (the
         container id) keeps two instances' identical lines apart."""
+        return self.append_many([(origin, lines)])
+
+    def append_many(self, batches: list[tuple[str, list[LogLine]]]) -> list[LogLine]:
+        """Several origins' lines in one transaction: the collector's batches (one commit per
+        batch, not per line, is what keeps up with thousands of lines a second)."""
         db, new = self._db(), []
-        db.execute("BEGIN")
+        db.execute("BEGIN IMMEDIATE")
         try:
-            for line in lines:
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO lines (app, ts, source, type, text, tag, origin) VALUES (?,?,?,?,?,?,?)",
-                    (line.app, line.ts, line.source, line.type, bounded(line.text), line.tag, origin))
-                if cursor.rowcount:
-                    new.append(line)
+            for origin, lines in batches:
+                for line in lines:
+                    cursor = db.execute(INSERT, (line.app, line.ts, line.source, line.type, bounded(line.text),
+                                                 line.tag, line.app, line.source, origin))
+                    if cursor.rowcount:
+                        new.append(line)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -115,9 +128,19 @@ class SqliteLogStore:
         return row[0]
 
     def tag_source(self, app: str, source: str, tag: str) -> int:
-        """Mark every stored line of one source (e.g. a failed canary's); how many were marked."""
-        return self._db().execute("UPDATE lines SET tag = ? WHERE app = ? AND source = ?", (tag, app, source)).rowcount
+        """Mark every stored line of one source (e.g. a failed canary's), and those stored of it
+        later; how many were marked now."""
+        db = self._db()
+        db.execute("INSERT OR REPLACE INTO source_tags (app, source, tag) VALUES (?, ?, ?)", (app, source, tag))
+        return db.execute("UPDATE lines SET tag = ? WHERE app = ? AND source = ?", (tag, app, source)).rowcount
+
+    def texts_of(self, app: str, source: str) -> set[str]:
+        """The texts stored of one source (which of a failure's last lines the collector has)."""
+        rows = self._db().execute("SELECT text FROM lines WHERE app = ? AND source = ?", (app, source)).fetchall()
+        return {row[0] for row in rows}
 
     def remove_app(self, app: str) -> None:
-        self._db().execute("DELETE FROM lines WHERE app = ?", (app,))
+        db = self._db()
+        db.execute("DELETE FROM lines WHERE app = ?", (app,))
+        db.execute("DELETE FROM source_tags WHERE app = ?", (app,))
         self._inserted.pop(app, None)

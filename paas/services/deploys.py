@@ -39,6 +39,7 @@ from paas.domain.ports import AppStore, BuildStore, DeployStateStore, FormationS
 from paas.domain.releases import MASK, Release
 from paas.domain.scheduler import AppPlan, AttachedRun, Instance, LogSink, Scheduler
 
+from .logs import LogService
 from .plans import build_plan, declared
 from .retry import retry_on_conflict
 
@@ -51,9 +52,10 @@ ROUTE_WAIT = 10.0
 class DeployService:
     def __init__(self, scheduler: Scheduler, apps: AppStore, releases: ReleaseStore, formations: FormationStore,
                  states: DeployStateStore, clock: Callable[[], float] = time.time, builds: BuildStore | None = None,
-                 router: RouterView | None = None):
+                 router: RouterView | None = None, log_history: LogService | None = None):
         """builds: where each release's app.json is read (Build.app_json), merged into its plan;
-        router: what the router serves, to know when a promoted deployment takes requests."""
+        router: what the router serves, to know when a promoted deployment takes requests;
+        log_history: the app's log history, told when a release goes live or fails."""
         self.scheduler = scheduler
         self.apps = apps
         self.releases = releases
@@ -62,6 +64,7 @@ class DeployService:
         self.clock = clock
         self.builds = builds
         self.router = router
+        self.log_history = log_history
         self._declared: dict[tuple[str, str], AppJson | None] = {}  # builds never change
         self._last_reconcile: dict[str, tuple[float, int]] = {}  # app -> (clock, formation index)
 
@@ -194,6 +197,8 @@ class DeployService:
                 group.promoted = True
             current.description = f"v{current.release} is live: draining the previous instances"
             self._save(app.name, state, index)
+            if self.log_history is not None:
+                self.log_history.release_line(app.name, f"v{current.release} is live (deployment {current.id})")
             if current.replaces is None:
                 # A first deploy: nothing served before, so nothing drains; done once routed.
                 state, index = self.states.get(app.name)
@@ -280,6 +285,9 @@ class DeployService:
         state.failed_target = current.target
         self._end(state, current, Phase.FAILED, description)
         self._save(app.name, state, index)
+        if self.log_history is not None:
+            # After the save: the history is told what the deploy state already records.
+            self.log_history.failed_canary(app.name, current.release, failure)
 
     def _restore_checks(self, name: str, checks: dict[str, str | None]) -> bool:
         def attempt() -> bool:

@@ -66,12 +66,23 @@ class LogService:
         failure record's last lines are reused only when the collector never stored that
         instance's output (e.g. it exited before it was followed)."""
         tag = f"failed canary v{release}"
-        if failure.instance and not self.store.tag_source(app, failure.instance, tag) and failure.last_lines:
-            now = self.clock()
-            process_type = failure.instance.split(".", 1)[0]
-            self.store.append([LogLine(now, app, failure.instance, process_type, text, tag)
-                               for text in failure.last_lines], origin=f"failure:{failure.instance}")
+        if failure.instance:
+            self.store.tag_source(app, failure.instance, tag)
+            # Lines the collector has not stored (it never saw the container, or the container
+            # was removed before its stream was read to the end); a traceback's "... outer frames
+            # left out" is the failure record's own summary, not the app's output.
+            stored = self.store.texts_of(app, failure.instance)
+            missing = [text for text in failure.last_lines if text not in stored and not _condensed_marker(text)]
+            if missing:
+                now = self.clock()
+                process_type = failure.instance.split(".", 1)[0]
+                self.store.append([LogLine(now, app, failure.instance, process_type, text, tag) for text in missing],
+                                  origin=f"failure:{failure.instance}")
         self.release_line(app, f"v{release} failed: {failure.reason}; the previous release keeps serving")
 
     def remove_app(self, app: str) -> None:
         self.store.remove_app(app)
+
+
+def _condensed_marker(text: str) -> bool:
+    return text.startswith("  ... (") and "outer frame" in text

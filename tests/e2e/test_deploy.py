@@ -146,7 +146,7 @@ def test_logs_follow_shows_new_lines_as_they_are_written(deployed):
         if len(seen) >= 3:
             break
     response.close()
-    assert all(line.startswith("worker.") for line in seen)
+    assert all(" worker." in line for line in seen)  # "<time> worker.1a2b3c: tick"
 
 
 def test_ps_scale_to_zero_and_back(deployed):

@@ -163,10 +163,12 @@ def test_new_command_arguments() -> None:
     args = parse("ps:restart", "worker", "-a", "myapp")
     assert (args.type, args.app) == ("worker", "myapp")
     assert parse("ps:restart").type is None
-    args = parse("logs", "-f", "-n", "20", "--type", "web")
-    assert (args.follow, args.num, args.type) == (True, 20, "web")
+    args = parse("logs", "-f", "-n", "20", "--type", "web", "--type", "router", "--source", "web.1a2b3c",
+                 "--since", "10m", "--json")
+    assert (args.follow, args.num, args.type, args.source, args.since, args.json) == (
+        True, 20, ["web", "router"], ["web.1a2b3c"], "10m", True)
     args = parse("logs", "--follow", "--num", "0")
-    assert (args.follow, args.num, args.type) == (True, 0, None)
+    assert (args.follow, args.num, args.type, args.source, args.since, args.json) == (True, 0, [], [], None, False)
     assert (parse("logs").follow, parse("logs").num) == (False, 100)
     args = parse("limits:set", "web=512M", "worker=1G", "--cpu", "web=0.5", "--cpu", "worker=2")
     assert (args.memory, args.cpu) == (["web=512M", "worker=1G"], ["web=0.5", "worker=2"])
@@ -568,14 +570,16 @@ def test_logs_print_lines_as_they_arrive(
     assert seen_before_second == [True]
     assert printed == ["web.1 starting", "web.1 listening", "worker.2 tick", "no newline at the end"]
     request = server.last("GET", "/v1/apps/myapp/logs")
-    assert request.query == {"tail": ["5"], "follow": ["true"], "type": ["web"]}
+    assert request.query == {"tail": ["5"], "follow": ["true"], "type": ["web"], "format": ["text"]}
     assert request.headers["accept"] == "text/plain"
 
     monkeypatch.delattr(cli_logs, "print")
     server.route("GET", "/v1/apps/myapp/logs", 200, unframed("é\n\nlast\n".encode(), "text/plain"))
-    assert main(["logs", "-a", "myapp"]) == 0
-    assert capsys.readouterr().out == "é\n\nlast\n"
-    assert server.last("GET", "/v1/apps/myapp/logs").query == {"tail": ["100"], "follow": ["false"]}
+    assert main(["logs", "-a", "myapp", "-n", "50", "--source", "web.1a", "--source", "router", "--since", "1h",
+                 "--json"]) == 0
+    assert capsys.readouterr().out == "é\nlast\n"  # an empty line is a keep-alive, never a log line
+    assert server.last("GET", "/v1/apps/myapp/logs").query == {
+        "tail": ["50"], "follow": ["false"], "source": ["web.1a", "router"], "since": ["1h"], "format": ["json"]}
 
 
 def test_logs_ctrl_c_exits_quietly(

@@ -162,3 +162,18 @@ def test_a_failed_canary_is_marked_and_explained_reusing_the_failure_record(stor
     assert sum("web.seen01[failed canary v7]: boom" in s for s in shown) == 1  # marked, not duplicated
     assert any("web.gone02[failed canary v8]: KeyError" in s for s in shown)
     assert any("release: v7 failed: web.seen01 exited with code 3" in s for s in shown)
+
+
+def test_lines_of_a_failed_canary_stored_after_it_was_marked_carry_the_mark_and_are_not_doubled(store):
+    from paas.domain.deployments import Failure
+    from paas.services.logs import LogQuery, LogService
+
+    service = LogService(store, clock=lambda: 50.0)
+    store.append([line(10.0, "web.late01", "starting")], origin="c1")
+    # The deploy (one controller worker) marks it while the collector (another) still reads it.
+    service.failed_canary("shop", 9, Failure(reason="web.late01 exited with code 1", instance="web.late01",
+                                             exit_code=1, last_lines=["starting", "boom"]))
+    store.append([line(10.5, "web.late01", "boom")], origin="c1")
+    shown = [entry.render() for entry in service.read("shop", LogQuery(lines=100)) if entry.source == "web.late01"]
+    assert sum(": boom" in s for s in shown) == 2  # from the record (collector was late), and its own
+    assert all("[failed canary v9]" in s for s in shown)

@@ -1,0 +1,5 @@
+"""The drains resource."""
+
+from .views import blp
+
+__all__ = ["blp"]
