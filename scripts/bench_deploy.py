@@ -185,6 +185,8 @@ def main() -> None:  # noqa: C901 - one run, measured step by step
             git("remote", "add", "paas", f"ssh://git@127.0.0.1:{port}/{name}.git", cwd=repo, env=git_env)
             return repo
 
+        outputs: dict[str, str] = {}  # marker -> the push's output
+
         def push(repo: Path, marker: str, record: bool = True) -> tuple[float, float]:
             """Commit a code change whose responses carry `marker`; seconds from `git push` to
             the marker served through the router, and to the push command's return."""
@@ -199,6 +201,7 @@ def main() -> None:  # noqa: C901 - one run, measured step by step
             returned = time.monotonic() - start
             if done.returncode != 0:
                 raise RuntimeError(f"push failed:\n{done.stderr[-3000:]}")
+            outputs[marker] = done.stderr
             if record:
                 for line in done.stderr.splitlines():
                     if (match := PHASE_LINE.match(line.strip())):
@@ -304,6 +307,10 @@ def main() -> None:  # noqa: C901 - one run, measured step by step
                 pair = list(pool.map(lambda job: push(*job, record=False), [(repo, "pair-a"), (other, "pair-b")]))
             print(f"two apps pushed at the same moment -> served: {pair[0][0]:.2f} s and {pair[1][0]:.2f} s "
                   f"(a single push: {statistics.median([s for s, _ in many]):.2f} s)")
+            for marker in ("pair-a", "pair-b"):
+                shown = [f"{m.group(1).strip()} {m.group(2)}" for line in outputs[marker].splitlines()
+                         if (m := PHASE_LINE.match(line.strip()))]
+                print(f"  {marker}: " + "; ".join(shown))
             pids = {"controller": controller.pid}
             run_dir = Path(os.environ.get("PAAS_RUN_DIR", harness.REPO / ".run"))
             for name in ("consul", "traefik"):

@@ -47,7 +47,7 @@ from . import docker_run, docker_spec, probe
 from .docker_spec import LABEL, Limits
 
 # The Consul check Traefik routes by; promotion is decided on the controller's own probes.
-CHECK_INTERVAL = "1s"
+CHECK_INTERVAL = "2s"  # live instances; canaries have the controller's probe (CANARY_CHECK_TTL)
 CANARY_CHECK_TTL = "30s"  # passed at every observation while the canary's probe passes
 PROBE_TIMEOUT = 2.0
 LAST_LINES = 20
