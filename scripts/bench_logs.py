@@ -122,6 +122,26 @@ def thread_cpu_seconds(prefix: str) -> float:
     return total / tick
 
 
+def process_cpu_seconds(name: str) -> float | None:
+    """CPU time (user + system) of the one process of this host named `name` (e.g. dockerd,
+    which serves the collector's log streams), or None when there is not exactly one."""
+    pids = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _comm(p) == name]
+    if len(pids) != 1:
+        return None
+    try:
+        fields = (pids[0] / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _comm(proc: Path) -> str:
+    try:
+        return (proc / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 class Arrivals:
     """What the collector's writer stored, seen where it hands the new lines on (after the
     commit, before the drains): the printer's sequence numbers and each line's lag."""
@@ -190,6 +210,7 @@ class Phase:
     written: int = 0
     arrivals: Arrivals | None = None
     cpu_percent: float = 0.0
+    dockerd_percent: float | None = None
 
 
 class EndToEnd:
@@ -271,12 +292,14 @@ class EndToEnd:
             else:
                 wait_until(lambda: container.logs(tail=1), 10, message="the printer's first line")
             begun = time.time()
-            cpu_before = thread_cpu_seconds("paas-log")
+            cpu_before, dockerd_before = thread_cpu_seconds("paas-log"), process_cpu_seconds("dockerd")
             time.sleep(seconds - (time.time() - begun))  # the phase runs; requests go on in their process
-            cpu = thread_cpu_seconds("paas-log") - cpu_before
+            cpu, dockerd_after = thread_cpu_seconds("paas-log") - cpu_before, process_cpu_seconds("dockerd")
             ended = time.time()
             result = Phase(rate, collector_on, (begun + SETTLE, ended), arrivals=arrivals,
                            cpu_percent=100 * cpu / (ended - begun))
+            if dockerd_before is not None and dockerd_after is not None:
+                result.dockerd_percent = 100 * (dockerd_after - dockerd_before) / (ended - begun)
             result.written = int(wait_until(lambda: _done_count(container), DRAIN_TIMEOUT,
                                             message="the printer's last line", interval=0.2))
             if arrivals is not None:
@@ -353,6 +376,11 @@ def report(measured: list[tuple[Phase, list[tuple[float, float, int | None]]]], 
         cpu = [p.cpu_percent for p, _ in on]
         print(f"  collector CPU (threads paas-log-*): {statistics.fmean(cpu):.0f}% of one core "
               f"(phases: {', '.join(f'{c:.0f}%' for c in cpu)})")
+        dockerd = {label: [p.dockerd_percent for p, _ in group if p.dockerd_percent is not None]
+                   for label, group in (("off", off), ("on", on))}
+        if dockerd["on"] and dockerd["off"]:
+            print(f"  dockerd CPU (the whole daemon, shared): {statistics.fmean(dockerd['on']):.0f}% collector on, "
+                  f"{statistics.fmean(dockerd['off']):.0f}% off")
         lat = {label: [s[1] * 1000 for _, samples in group for s in samples if s[2] == 200]
                for label, group in (("off", off), ("on", on))}
         failed = sum(1 for _, samples in on + off for s in samples if s[2] != 200)
