@@ -18,7 +18,10 @@ Prints figures; asserts nothing.
 Cleans up what it created (containers, the Consul registration, the KV prefix, the data dir),
 also on Ctrl-C.
 
-    scripts/bench_logs.py [--rates 2000,5000] [--phase-seconds 10] [--pairs 2] [--store-seconds 5]
+    set -a; . .run/consul.env; . .run/traefik.env; set +a
+    .venv/bin/python scripts/bench_logs.py [--rates 2000,5000] [--phase-seconds 10] [--pairs 2]
+        [--request-rate 200] [--store-seconds 5]
+Figures of this machine: docs/design.md, "Log history", "Figures".
 """
 
 from __future__ import annotations
