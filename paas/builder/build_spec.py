@@ -72,13 +72,33 @@ def build_container_spec(
 
 
 # ---------------------------------------------------------------------------------- run image
-def run_image_dockerfile(run_stack: str, user: str, layers: Iterable[str], procfile: dict[str, str]) -> str:
-    """The run image: stack + one layer per dependency dir (deps/N -> /app/<dir>) + the app code,
-    all owned by the app user, who runs it. The label tells the scheduler that commands go
-    through the launcher (.profile.d, $PORT). Layer names are checked by policy.layer_dirs."""
+DEPS_TAG_PREFIX = "deps-"  # <registry>/<app>:deps-<key>: local only, never pushed or pruned as a build
+
+
+def deps_image_dockerfile(run_stack: str, user: str, layers: Iterable[str]) -> str:
+    """The lower half of the run image, built once per content of the dependency dirs: stack +
+    launcher + one layer per dependency dir (deps/N -> /app/<dir>), owned by the app user. Layer
+    names are checked by policy.layer_dirs."""
     lines = [f"FROM {run_stack}", "LABEL paas.launcher=1", "COPY launcher.sh /paas/launcher"]
     for index, rel in enumerate(layers):
         lines.append(f"COPY --chown={user} deps/{index} /app/{rel}")
+    return "\n".join(lines) + "\n"
+
+
+def deps_key(stack_id: str, user: str, layers: Iterable[str], tree_digests: Iterable[str]) -> str:
+    """What the dependency image is made of: the stack image, the user, each layer's place and
+    the digest of its files (policy.tree_digest). Equal keys mean byte-equal images."""
+    digest = hashlib.sha256()
+    for part in (stack_id, user, *[f"{rel}={tree}" for rel, tree in zip(layers, tree_digests, strict=True)]):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def run_image_dockerfile(base: str, user: str, procfile: dict[str, str]) -> str:
+    """The run image: the dependency image (deps_image_dockerfile) + the app code, owned by the app
+    user, who runs it. The label (on the base) tells the scheduler that commands go through the
+    launcher (.profile.d, $PORT)."""
+    lines = [f"FROM {base}"]
     lines += [
         # root/app -> /app: copied as an entry (not onto the stack's existing /app), so /app
         # itself becomes the user's too and the app can write its own directory.

@@ -232,8 +232,11 @@ class DockerImageBuilder:
 
     def _assemble_image(self, app: str, build_id: str, ws: Workspace, procfile: dict[str, str],
                         sink: LogSink) -> str:
-        """run stack + one layer per dependency dir + one layer of app code."""
-        context = ws.image_context
+        """run stack + one layer per dependency dir + one layer of app code. The lower part (stack
+        and dependency layers) is its own local image, `<registry>/<app>:deps-<key>`, keyed by the
+        stack and the dependency dirs' content: a push that changes only code builds just the
+        code layer on it (0.2 s instead of ~1 s of sending and checksumming the dependencies)."""
+        context = ws.image_context / "deps-stage"
         (context / "deps").mkdir(parents=True)
         listed = policy.read_untrusted(ws.app, ".paas/layers") or ""
         layers, missing, refused = policy.layer_dirs(ws.app, listed)
@@ -247,15 +250,37 @@ class DockerImageBuilder:
             # Checked just above with lstat on every component; the build container is gone, so
             # nothing can swap it for a link in between.
             shutil.move(str(ws.app / rel), context / "deps" / str(index))
-        (context / "root").mkdir()
-        shutil.move(str(ws.app), context / "root" / "app")
-        shutil.copy(HERE / "launcher.sh", context / "launcher.sh")
-        (context / "launcher.sh").chmod(0o755)
-        dockerfile = build_spec.run_image_dockerfile(self.settings.run_stack, self.settings.app_user, layers,
-                                                     procfile)
-        (context / "Dockerfile").write_text(dockerfile)
+        base = self._deps_image(app, context, layers)
+        app_context = ws.image_context / "app-stage"
+        (app_context / "root").mkdir(parents=True)
+        shutil.move(str(ws.app), app_context / "root" / "app")
+        dockerfile = build_spec.run_image_dockerfile(base, self.settings.app_user, procfile)
+        (app_context / "Dockerfile").write_text(dockerfile)
         tag = names.image(self.settings.registry, app, build_id)
-        self._docker_build(context, tag, sink=None)
+        self._docker_build(app_context, tag, sink=None)
+        return tag
+
+    def _deps_image(self, app: str, context: Path, layers: list[str]) -> str:
+        """The app's dependency image for these dependency dirs (built when missing); the
+        previous ones of the app are untagged (their layers stay while images use them)."""
+        stack_id = self.client.images.get(self.settings.run_stack).id
+        key = build_spec.deps_key(stack_id, self.settings.app_user, layers,
+                                  [policy.tree_digest(context / "deps" / str(i)) for i in range(len(layers))])
+        repository = names.repository(self.settings.registry, app)
+        tag = f"{repository}:{build_spec.DEPS_TAG_PREFIX}{key}"
+        if not self._is_local_image(tag):
+            shutil.copy(HERE / "launcher.sh", context / "launcher.sh")
+            (context / "launcher.sh").chmod(0o755)
+            (context / "Dockerfile").write_text(
+                build_spec.deps_image_dockerfile(self.settings.run_stack, self.settings.app_user, layers))
+            self._docker_build(context, tag, sink=None)
+        for image in self._local_images(app):
+            for old in image.tags:
+                if old.startswith(f"{repository}:{build_spec.DEPS_TAG_PREFIX}") and old != tag:
+                    try:
+                        self.client.images.remove(old, noprune=False)
+                    except docker.errors.APIError as exc:
+                        LOG.info("keeping %s: %s", old, _short(exc))
         return tag
 
     # ------------------------------------------------------------------ Dockerfile
@@ -337,7 +362,8 @@ class DockerImageBuilder:
         # The image just built is the newest whatever its timestamp says: it always stays, and
         # the others are ranked among themselves for the remaining places.
         others = [(tag, image.attrs.get("Created", "")) for image in self._local_images(app)
-                  for tag in image.tags if tag.rpartition(":")[0] == repository and tag != just_built]
+                  for tag in image.tags if tag.rpartition(":")[0] == repository and tag != just_built
+                  and not tag.rpartition(":")[2].startswith(build_spec.DEPS_TAG_PREFIX)]
         for tag in build_spec.images_to_prune(others, max(self.settings.keep_images, 1) - 1):
             try:
                 self.client.images.remove(tag, noprune=False)

@@ -9,6 +9,7 @@ host. Sizes are bounded so a huge file cannot exhaust the controller's memory.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import ipaddress
 import json
@@ -375,3 +376,29 @@ def check_from(line: int, source: str, stages: set[str], check_image: Callable[[
     if source.isdigit() or source.lower() in stages:
         return
     check_image(line, "COPY --from", source)
+
+
+def tree_digest(root: Path) -> str:
+    """The sha256 of a directory tree the tenant's build wrote: every entry's relative path, type,
+    mode and size, a regular file's bytes and a link's target text. Nothing is followed (links
+    are data) and only regular files are opened, never a FIFO or device (opening one could block
+    or read forever)."""
+    digest = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        here = Path(dirpath)
+        for name in sorted(dirnames + filenames):
+            path = here / name
+            info = os.lstat(path)
+            rel = path.relative_to(root).as_posix()
+            digest.update(f"{rel}\0{stat.S_IFMT(info.st_mode)}\0{stat.S_IMODE(info.st_mode)}\0{info.st_size}\0".encode(
+                "utf-8", "surrogateescape"))
+            if stat.S_ISLNK(info.st_mode):
+                digest.update(os.fsencode(os.readlink(path)))
+            elif stat.S_ISREG(info.st_mode):
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+                with os.fdopen(fd, "rb") as handle:
+                    while chunk := handle.read(1 << 20):
+                        digest.update(chunk)
+            digest.update(b"\1")
+    return digest.hexdigest()

@@ -216,8 +216,11 @@ def test_build_container_runs_unprivileged_and_bounded(tmp_path: Path):
 
 
 def test_run_image_is_owned_and_run_by_the_app_user():
-    text = build_spec.run_image_dockerfile("paas/stack-run:latest", "10001:10001", [".venv"], {"web": "python app.py"})
-    assert "COPY --chown=10001:10001 deps/0 /app/.venv" in text
+    deps = build_spec.deps_image_dockerfile("paas/stack-run:latest", "10001:10001", [".venv"])
+    assert deps.splitlines()[0] == "FROM paas/stack-run:latest"
+    assert "COPY --chown=10001:10001 deps/0 /app/.venv" in deps
+    text = build_spec.run_image_dockerfile("r/shop:deps-0123", "10001:10001", {"web": "python app.py"})
+    assert text.splitlines()[0] == "FROM r/shop:deps-0123"
     assert "COPY --chown=10001:10001 root/ /" in text
     assert "USER 10001:10001" in text.splitlines()
     assert text.splitlines()[-1] == 'CMD ["python app.py"]'
@@ -227,3 +230,29 @@ def test_images_to_prune_keeps_the_newest():
     images = [("r/a:1", "2026-01-01T00:00:01Z"), ("r/a:3", "2026-01-03T00:00:00Z"), ("r/a:2", "2026-01-02T00:00:00Z")]
     assert build_spec.images_to_prune(images, 2) == ["r/a:1"]
     assert build_spec.images_to_prune(images, 5) == []
+
+
+def test_the_dependency_image_key_follows_content_not_times(tmp_path):
+    tree = tmp_path / "venv"
+    (tree / "lib").mkdir(parents=True)
+    (tree / "lib" / "flask.py").write_text("x = 1\n")
+    os.symlink("/usr/bin/python3", tree / "python")
+    first = policy.tree_digest(tree)
+    os.utime(tree / "lib" / "flask.py", (1, 1))
+    assert policy.tree_digest(tree) == first  # a restored cache with other mtimes is the same
+    (tree / "lib" / "flask.py").write_text("x = 2\n")
+    assert policy.tree_digest(tree) != first  # same size, other bytes
+    (tree / "lib" / "flask.py").write_text("x = 1\n")
+    os.remove(tree / "python")
+    os.symlink("/usr/bin/python3.11", tree / "python")
+    assert policy.tree_digest(tree) != first  # a link's target counts
+    key = build_spec.deps_key("sha256:stack", "10001:10001", [".venv"], [first])
+    assert key != build_spec.deps_key("sha256:other-stack", "10001:10001", [".venv"], [first])
+    assert key != build_spec.deps_key("sha256:stack", "10001:10001", ["node_modules"], [first])
+
+
+def test_a_fifo_in_a_dependency_dir_is_hashed_without_being_opened(tmp_path):
+    tree = tmp_path / "deps"
+    tree.mkdir()
+    os.mkfifo(tree / "trap")  # opening it for reading would block the build forever
+    assert len(policy.tree_digest(tree)) == 64
