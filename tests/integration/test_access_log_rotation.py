@@ -30,7 +30,7 @@ with open(pid_file + ".tmp", "w") as out:
 os.replace(pid_file + ".tmp", pid_file)
 for n in range(count):
     os.write(fd[0], (json.dumps({"n": n, "RequestPath": "/" + "x" * 100}) + "\n").encode())
-    if n % 50 == 0:
+    if n % 10 == 0:
         time.sleep(0.005)
 '''
 
