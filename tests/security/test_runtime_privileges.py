@@ -215,9 +215,12 @@ def test_abandoned_log_follows_give_their_threads_back(tenant_app, short_control
         response.close()
     baseline = settled_threads(master)
 
-    # While 4 quiet follows are open, each holds its request thread and one Docker log reader.
+    # While 4 quiet follows are open, each holds one of the 4 request threads (and starts no
+    # thread of its own: it reads the log history): each is being served, a keep-alive shows it.
     held = [_follow(url, tenant_app) for _ in range(4)]
-    wait_until(lambda: worker_threads(master) >= baseline + 4, timeout=10, message="the readers of 4 open follows")
+    for response in held:
+        assert next(response.iter_content(chunk_size=1)) == b"\n"
+    assert worker_threads(master) <= baseline
     for response in held:
         response.close()
     wait_until(lambda: worker_threads(master) <= baseline, timeout=15, interval=0.2,
