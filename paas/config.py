@@ -157,6 +157,10 @@ class Settings:
     # Traefik's JSON access log (its static config's accessLog.filePath): the log collector
     # turns it into router lines. None: no router lines.
     router_access_log: Path | None = None
+    # Past this size the collector renames the access log to <log>.1 and has Traefik reopen it
+    # (SIGUSR1 to the pid in router_pid_file); without a pid file the log is not rotated.
+    router_access_log_max_bytes: int = 64 * 1024 * 1024
+    router_pid_file: Path | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -231,6 +235,9 @@ class Settings:
             log_max_age=float(_env("PAAS_LOG_MAX_AGE", str(cls.log_max_age))),
             drain_allow_networks=_list("PAAS_DRAIN_ALLOW_NETWORKS", ","),
             router_access_log=_path("PAAS_ROUTER_ACCESS_LOG"),
+            router_access_log_max_bytes=int(_env("PAAS_ROUTER_ACCESS_LOG_MAX_BYTES",
+                                                 str(cls.router_access_log_max_bytes))),
+            router_pid_file=_path("PAAS_ROUTER_PID_FILE"),
         )
 
     @property

@@ -13,7 +13,7 @@ from .gateway.repos import LocalGitRepos
 from .logstore.drains import DrainForwarder
 from .logstore.lock import FileHostLock
 from .logstore.sqlite import SqliteLogStore
-from .router.access_log import FileAccessLog
+from .router.access_log import FileAccessLog, TraefikReopen
 from .router.maintenance import FileMaintenanceRouter
 from .router.publisher import FileCertPublisher
 from .router.route_tags import ConsulCatalogTags
@@ -104,11 +104,17 @@ class Services:
         directory = self.settings.log_history_path.parent
         access_log = None
         if self.settings.router_access_log is not None:
-            access_log = FileAccessLog(self.settings.router_access_log, directory / "router-position.json")
+            reopen = TraefikReopen(self.settings.router_pid_file) if self.settings.router_pid_file else None
+            access_log = FileAccessLog(self.settings.router_access_log, directory / "router-position.json",
+                                       self.settings.router_access_log_max_bytes, reopen)
         forwarder = DrainForwarder(self.drains.of, drain_policy(self.settings))
-        return LogCollector(DockerContainerOutput(self.settings.kv_prefix, lambda: scheduler.client),
-                            self.logs.store, FileHostLock(directory / "collector.lock"), access_log=access_log,
-                            forward=forwarder.forward)
+        collector = LogCollector(DockerContainerOutput(self.settings.kv_prefix, lambda: scheduler.client),
+                                 self.logs.store, FileHostLock(directory / "collector.lock"), access_log=access_log,
+                                 forward=forwarder.forward)
+        # Every worker's runs keep their own output (a run of a moment can be gone before the
+        # collecting worker reads it); only lines the history lacks are stored and drained.
+        scheduler.before_removing_run = collector.keep_run_output
+        return collector
 
     def supervisor(self, owner: str) -> Supervisor:
         """The background deployer for one controller process (see services/supervisor.py)."""

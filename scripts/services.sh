@@ -63,7 +63,9 @@
 #                          (default .run/router). `start traefik` writes .run/traefik.env
 #                          with these settings, for the controller and the tests.
 #   PAAS_ROUTER_ACCESS_LOG Traefik's JSON access log (default .run/traefik-access.log), which
-#                          the controller's log collector turns into router lines
+#                          the controller's log collector turns into router lines (and
+#                          rotates past PAAS_ROUTER_ACCESS_LOG_MAX_BYTES: renamed to .1, then
+#                          SIGUSR1 to the pid in PAAS_ROUTER_PID_FILE makes Traefik reopen it)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -756,6 +758,7 @@ PAAS_HTTPS_PORT=$(traefik_https_port)
 PAAS_ROUTER_DIR=$(traefik_router_dir)
 PAAS_ROUTER_API=127.0.0.1:$(traefik_own_port)
 PAAS_ROUTER_ACCESS_LOG=$(traefik_access_log)
+PAAS_ROUTER_PID_FILE=$RUN/traefik.pid
 ENV
 }
 

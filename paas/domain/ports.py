@@ -290,6 +290,11 @@ class ContainerOutput(Protocol):
         """Its output from `since` (inclusive, may repeat a little: the store drops repeats)."""
         ...
 
+    def output(self, source: OutputSource, since: float | None, limit: int) -> list[tuple[float, str]]:
+        """Its output from `since` as far as it goes now, not followed: at most the last `limit`
+        lines (a one-off run's, read before it is removed)."""
+        ...
+
 
 class AccessLog(Protocol):
     """The router's access log (one JSON object a line), read where the last read ended."""

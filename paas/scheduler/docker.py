@@ -16,7 +16,7 @@ import socket
 import tarfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -30,6 +30,7 @@ from paas.config import Settings
 from paas.domain import names
 from paas.domain.errors import PaasError, SchedulerUnavailable, StartFailed
 from paas.domain.lines import FETCH_FOR_FAILURE, condense_output, split_lines
+from paas.domain.logs import OutputSource
 from paas.domain.ports import RouteTags
 from paas.domain.scheduler import (
     CONTAINER_PORT,
@@ -43,7 +44,7 @@ from paas.domain.scheduler import (
     instance_label,
 )
 
-from . import docker_run, docker_spec, probe
+from . import docker_logs, docker_run, docker_spec, probe
 from .docker_spec import LABEL, Limits
 
 # The Consul check Traefik routes by; promotion is decided on the controller's own probes.
@@ -112,6 +113,9 @@ class DockerScheduler:
         self._last_exit: dict[str, int] = {}  # container -> exit code of its last crash seen
         self._events: queue.Queue[str] = queue.Queue()  # apps whose containers died or vanished
         self._events_thread: threading.Thread | None = None
+        # Called with a one-off run's output source before its container is removed (wiring:
+        # the log collector keeps its output, which a run of a moment would otherwise lose).
+        self.before_removing_run: Callable[[OutputSource], None] | None = None
         self.limits = Limits(user=settings.app_user, memory=settings.default_memory, cpu=settings.default_cpu,
                              cpu_burst=settings.cpu_burst, pids=settings.pids_limit)
 
@@ -686,15 +690,21 @@ class DockerScheduler:
                     return
 
         watcher = threading.Thread(target=watch, name="paas-run-watch", daemon=True)
+        started = False
         try:
             container.start()
+            started = True
             watcher.start()
             for line in split_lines(container.logs(stream=True, follow=True)):
                 sink(line)
             code = int(container.wait().get("StatusCode", 1))
         finally:
             finished.set()
-            container.remove(force=True)
+            try:
+                if started:
+                    self._keep_run_output(container)
+            finally:
+                container.remove(force=True)
         if outcome.get("stopped") == "timeout":
             raise RunTimedOut(f"The command ran longer than {timeout:g}s (PAAS_RUN_TIMEOUT) and was killed")
         return code
@@ -703,7 +713,16 @@ class DockerScheduler:
     def attach(self, plan: AppPlan, command: str, tty: bool, size: tuple[int, int] | None) -> AttachedRun:
         """A one-off container with stdin (and a terminal), attached to: scheduler/docker_run.py."""
         spec = self._one_off_spec(plan, command, stdin=True, tty=tty)
-        return docker_run.attach(self.client, spec, size if tty else None, self.settings.run_timeout)
+        return docker_run.attach(self.client, spec, size if tty else None, self.settings.run_timeout,
+                                 before_removing=self._keep_run_output)
+
+    def _keep_run_output(self, container: Container) -> None:
+        """Hand a one-off run's output to `before_removing_run` before the container goes."""
+        if self.before_removing_run is None:
+            return
+        source = docker_logs.source_of(container.id, container.name, _labels(container), self.platform)
+        if source is not None:
+            self.before_removing_run(source)
 
     def run_detached(self, plan: AppPlan, command: str) -> str:
         return docker_run.start_detached(self.client, self._one_off_spec(plan, command))

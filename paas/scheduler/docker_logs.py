@@ -67,10 +67,13 @@ class DockerOutputStream:
     """One container's followed output; close() (from any thread) closes the HTTP response,
     which ends the iteration in the reading thread."""
 
-    def __init__(self, api: docker.APIClient, container_id: str, since: float | None):
+    def __init__(self, api: docker.APIClient, container_id: str, since: float | None, follow: bool = True,
+                 tail: int | None = None):
         self._api = api
         self._container_id = container_id
         self._since = since
+        self._follow = follow
+        self._tail = tail
         self._response = None
         self._closed = threading.Event()
 
@@ -79,8 +82,8 @@ class DockerOutputStream:
         # may read as nanoseconds): the lines of that second come again, and the store drops them.
         since = int(self._since) if self._since else None
         try:
-            self._response = self._api.logs(self._container_id, stream=True, follow=True, timestamps=True,
-                                            since=since)
+            self._response = self._api.logs(self._container_id, stream=True, follow=self._follow, timestamps=True,
+                                            since=since, tail=self._tail if self._tail is not None else "all")
             if self._closed.is_set():
                 return
             for line in split_lines(self._response):
@@ -161,3 +164,6 @@ class DockerContainerOutput:
 
     def follow(self, source: OutputSource, since: float | None) -> DockerOutputStream:
         return DockerOutputStream(self._client().api, source.origin, since)
+
+    def output(self, source: OutputSource, since: float | None, limit: int) -> list[tuple[float, str]]:
+        return list(DockerOutputStream(self._client().api, source.origin, since, follow=False, tail=limit))

@@ -15,6 +15,7 @@ import logging
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import docker
@@ -67,7 +68,8 @@ class Demultiplexer:
 class DockerAttachedRun:
     """The AttachedRun port over one container and its hijacked attach connection."""
 
-    def __init__(self, client: docker.DockerClient, container: Container, attached, tty: bool, timeout: float):
+    def __init__(self, client: docker.DockerClient, container: Container, attached, tty: bool, timeout: float,
+                 before_removing: Callable[[Container], None] | None = None):
         self.name = instance_label("run", container.name)
         self._client = client
         self._container = container
@@ -80,6 +82,7 @@ class DockerAttachedRun:
         self._closing = threading.Lock()
         self._timed_out = threading.Event()
         self._timeout = timeout
+        self._before_removing = before_removing  # the log history keeps the run's output
         self._watcher = threading.Thread(target=self._watch, name="paas-run-deadline", daemon=True)
         self._watcher.start()
 
@@ -137,6 +140,17 @@ class DockerAttachedRun:
                                       "and was killed")
         return code
 
+    def _keep_output(self) -> None:
+        """Its output to the history before the container goes: killed first when its client
+        left while it ran, so that what it wrote up to the end is there."""
+        if self._before_removing is None:
+            return
+        try:
+            self._container.kill()
+        except docker.errors.APIError:
+            pass  # it has ended already (the usual case: the relay saw its exit)
+        self._before_removing(self._container)
+
     def close(self) -> None:
         """Kill and remove the container; once, whichever thread asks first (the relay's two)."""
         with self._closing:
@@ -149,6 +163,7 @@ class DockerAttachedRun:
                 except OSError:
                     pass  # already closed
             try:
+                self._keep_output()
                 self._container.remove(force=True)
             except docker.errors.NotFound:
                 pass  # removed already
@@ -157,8 +172,10 @@ class DockerAttachedRun:
                 log.warning("docker scheduler: could not remove one-off run %s: %s", self._container.name, exc)
 
 
-def attach(client: docker.DockerClient, spec: dict, size: tuple[int, int] | None, timeout: float) -> DockerAttachedRun:
-    """Create the container of `spec` (stdin open), attach to it, start it."""
+def attach(client: docker.DockerClient, spec: dict, size: tuple[int, int] | None, timeout: float,
+           before_removing: Callable[[Container], None] | None = None) -> DockerAttachedRun:
+    """Create the container of `spec` (stdin open), attach to it, start it; `before_removing`
+    is called with it once it has ended, before it is removed."""
     container = client.containers.create(**spec)
     tty = bool(spec.get("tty"))
     try:
@@ -168,7 +185,7 @@ def attach(client: docker.DockerClient, spec: dict, size: tuple[int, int] | None
     except (docker.errors.DockerException, requests.RequestException, OSError):
         container.remove(force=True)
         raise
-    run = DockerAttachedRun(client, container, attached, tty, timeout)
+    run = DockerAttachedRun(client, container, attached, tty, timeout, before_removing)
     if size is not None:
         run.resize(*size)
     return run

@@ -27,6 +27,7 @@ from paas.domain.ports import AccessLog, ContainerOutput, HostLock, LogStore, Ou
 
 BATCH_LINES = 2000  # most lines stored in one transaction
 BATCH_WAIT = 0.05  # a batch is stored at the latest this long after its first line
+KEEP_RUN_LINES = 10_000  # most lines of a one-off run kept at its removal (the newest)
 QUEUE_LINES = 50_000  # followers wait (Docker keeps the output) rather than grow memory
 LOCK_RETRY = 1.0
 RESCAN_EVERY = 30.0  # every container is looked at again: a safety net for a missed start event
@@ -175,6 +176,25 @@ class LogCollector:
         self.stored += len(new)
         if new and self.forward is not None:
             self.forward(new)
+
+    # ------------------------------------------------------------------ one-off runs
+    def keep_run_output(self, source: OutputSource) -> None:
+        """A one-off run's output has ended and its container is about to be removed (the
+        scheduler calls this, in the run's own thread and process, whichever worker collects):
+        store what the history lacks of it now, from the last line stored. A run of a moment
+        can be gone before the collector's follower reads it; the lines keep Docker's times,
+        so the follower's copy and this one are the same rows, and only the new ones go to the
+        drains."""
+        try:
+            since = self.store.last_timestamp(source.app, source.origin)
+            found = self.output.output(source, since, KEEP_RUN_LINES)
+            if found:
+                self._store([(source.origin, LogLine(ts, source.app, source.source, source.type, text))
+                             for ts, text in found])
+        except Exception:
+            # The run's own result (its exit code, its removal) must not fail because its copy in
+            # the history did: logged, as every collector failure is.
+            log.exception("log collector: could not keep the output of %s", source.source)
 
     def forget_app(self, app: str) -> None:
         """An app was destroyed: its router lines are no longer collected."""

@@ -17,7 +17,6 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import docker
 import pytest
@@ -27,6 +26,7 @@ from tests import harness
 from tests.conftest import unique, wait_until
 from tests.e2e.deploy_support import AppClient
 from tests.integration.builder_support import APPS, sample_image
+from tests.support.threads import settled_threads, worker_threads
 
 RUN_TIMEOUT = 6
 # Prints one line "PROBE {json}": who it runs as, its capabilities, its cgroup memory limit, and
@@ -201,25 +201,6 @@ def test_a_run_past_the_timeout_is_killed_with_a_clear_message(tenant_app, short
     assert not run_containers(docker_client, tenant_app, settings)
 
 
-def _threads(master: int) -> int:
-    """Threads of the controller's worker processes (gunicorn's master forks them)."""
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return sum(len(os.listdir(f"/proc/{pid}/task")) for pid in children)
-
-
-def _settled(master: int, quiet: float = 2.0) -> int:
-    """The worker's thread count once it has not changed for `quiet` seconds."""
-    seen = {"count": -1, "since": 0.0}
-
-    def steady() -> int | None:
-        count, now = _threads(master), time.monotonic()
-        if count != seen["count"]:
-            seen.update(count=count, since=now)
-        return count if now - seen["since"] >= quiet else None
-
-    return wait_until(steady, timeout=20, interval=0.1, message="a steady thread count")
-
-
 def _follow(url: str, client: AppClient) -> requests.Response:
     response = client.session.get(f"{url}/v1/apps/{client.app}/logs", params={"follow": "true", "tail": "0"},
                                   stream=True, timeout=(5, 10))
@@ -232,14 +213,17 @@ def test_abandoned_log_follows_give_their_threads_back(tenant_app, short_control
     # Fill gunicorn's thread pool once (4 threads), so that it does not grow during the count.
     for response in [_follow(url, tenant_app) for _ in range(4)]:
         response.close()
-    baseline = _settled(master)
+    baseline = settled_threads(master)
 
-    # While 4 quiet follows are open, each holds its request thread and one Docker log reader.
+    # While 4 quiet follows are open, each holds one of the 4 request threads (and starts no
+    # thread of its own: it reads the log history): each is being served, a keep-alive shows it.
     held = [_follow(url, tenant_app) for _ in range(4)]
-    wait_until(lambda: _threads(master) >= baseline + 4, timeout=10, message="the readers of 4 open follows")
+    for response in held:
+        assert next(response.iter_content(chunk_size=1)) == b"\n"
+    assert worker_threads(master) <= baseline
     for response in held:
         response.close()
-    wait_until(lambda: _threads(master) <= baseline, timeout=15, interval=0.2,
+    wait_until(lambda: worker_threads(master) <= baseline, timeout=15, interval=0.2,
                message=f"the threads of abandoned follows to end (baseline {baseline})")
 
     # Three times as many abandoned follows as the controller has request threads: had any kept
@@ -247,7 +231,7 @@ def test_abandoned_log_follows_give_their_threads_back(tenant_app, short_control
     for _ in range(12):
         _follow(url, tenant_app).close()
     assert tenant_app.session.get(f"{url}/healthz", timeout=10).ok
-    wait_until(lambda: _threads(master) <= baseline, timeout=15, interval=0.2,
+    wait_until(lambda: worker_threads(master) <= baseline, timeout=15, interval=0.2,
                message=f"the threads of 12 abandoned follows to end (baseline {baseline})")
 
 
