@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+from paas.domain.errors import StoreUnavailable
 from paas.domain.logs import LogLine, bounded
 
 SCHEMA = """
@@ -61,7 +62,14 @@ class SqliteLogStore:
 
     def append_many(self, batches: list[tuple[str, list[LogLine]]]) -> list[LogLine]:
         """Several origins' lines in one transaction: the collector's batches (one commit per
-        batch, not per line, is what keeps up with thousands of lines a second)."""
+        batch, not per line, is what keeps up with thousands of lines a second). A failing disk
+        or database is StoreUnavailable."""
+        try:
+            return self._append_many(batches)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"log history: {exc}") from None
+
+    def _append_many(self, batches: list[tuple[str, list[LogLine]]]) -> list[LogLine]:
         db, new = self._db(), []
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -123,6 +131,12 @@ class SqliteLogStore:
         return row[0] or 0
 
     def last_timestamp(self, app: str, origin: str) -> float | None:
+        try:
+            return self._last_timestamp(app, origin)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"log history: {exc}") from None
+
+    def _last_timestamp(self, app: str, origin: str) -> float | None:
         """Where a collector resumes one container's output after a restart."""
         row = self._db().execute("SELECT MAX(ts) FROM lines WHERE app = ? AND origin = ?", (app, origin)).fetchone()
         return row[0]

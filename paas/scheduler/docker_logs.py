@@ -18,6 +18,7 @@ import requests
 from docker.models.containers import Container
 
 from paas.domain import names
+from paas.domain.errors import SchedulerUnavailable
 from paas.domain.lines import split_lines
 from paas.domain.logs import OutputSource
 from paas.domain.scheduler import CONTAINER_PORT, instance_label
@@ -166,4 +167,8 @@ class DockerContainerOutput:
         return DockerOutputStream(self._client().api, source.origin, since)
 
     def output(self, source: OutputSource, since: float | None, limit: int) -> list[tuple[float, str]]:
-        return list(DockerOutputStream(self._client().api, source.origin, since, follow=False, tail=limit))
+        try:
+            return list(DockerOutputStream(self._client().api, source.origin, since, follow=False, tail=limit))
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise SchedulerUnavailable(f"Docker: could not read the output of {source.source}: "
+                                       f"{str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from paas.domain.errors import PaasError
 from paas.domain.logs import LogLine, OutputSource, router_line
 from paas.domain.names import service
 from paas.domain.ports import AccessLog, ContainerOutput, HostLock, LogStore, OutputStream
@@ -191,10 +192,10 @@ class LogCollector:
             if found:
                 self._store([(source.origin, LogLine(ts, source.app, source.source, source.type, text))
                              for ts, text in found])
-        except Exception:
+        except PaasError as exc:
             # The run's own result (its exit code, its removal) must not fail because its copy in
             # the history did: logged, as every collector failure is.
-            log.exception("log collector: could not keep the output of %s", source.source)
+            log.warning("log collector: could not keep the output of %s: %s", source.source, exc)
 
     def forget_app(self, app: str) -> None:
         """An app was destroyed: its router lines are no longer collected."""
