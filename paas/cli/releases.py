@@ -133,7 +133,7 @@ def cmd_diff(ctx: Context, args: argparse.Namespace) -> None:
     print_diff(diff)
     not_recorded = diff.get("not_recorded") or []
     if not_recorded:
-        print(f"({' and '.join(not_recorded).capitalize()} are not part of releases, so not compared.)")
+        print(f"({' and '.join(not_recorded).capitalize()} are not recorded by these releases, so not compared.)")
 
 
 MARKS = {"added": "+", "removed": "-", "changed": "~"}
@@ -153,7 +153,8 @@ def print_diff(diff: dict[str, Any]) -> None:
     """The sections of a diff that changed, or 'No changes'."""
     config, build = diff.get("config") or [], diff.get("build")
     procfile, checks = diff.get("procfile") or [], diff.get("healthchecks") or []
-    if not (config or build or procfile or checks):
+    formation = diff.get("formation") or []
+    if not (config or build or procfile or checks or formation):
         print("No changes")
     if config:
         print("Config vars" + ("" if diff.get("values_shown") else " (values masked: --show-values shows them)"))
@@ -174,6 +175,10 @@ def print_diff(diff: dict[str, Any]) -> None:
         print("Health checks (app.json)")
         for change in checks:
             print(_change_line(change, ": "))
+    if formation:
+        print("Formation (scale, limits, checks)")
+        for change in formation:
+            print(_change_line(change, "="))
 
 
 def _short(sha: Any) -> str | None:

@@ -67,6 +67,23 @@ class Formation:
     def copy(self) -> Formation:
         return Formation.from_dict(self.to_dict())
 
+    def describe(self) -> dict[str, str]:
+        """What a release records of the formation it was made under, flat and comparable:
+        `web.quantity`, `web.memory`, `web.cpu`, `web.healthcheck` for each type with a value,
+        `update.<field>` for what the owner set (the rest follows the platform's defaults)."""
+        described: dict[str, str] = {}
+        for name, spec in sorted(self.processes.items()):
+            described[f"{name}.quantity"] = str(spec.quantity)
+            for key in ("memory", "cpu", "healthcheck"):
+                value = getattr(spec, key)
+                if value is not None:
+                    described[f"{name}.{key}"] = f"{value:g}" if isinstance(value, float) else str(value)
+        for key in sorted(self.update_set):
+            value = getattr(self.update, key, None)
+            if value is not None:
+                described[f"update.{key}"] = f"{value:g}s" if isinstance(value, float) else str(value)
+        return described
+
     def with_limits(self, limits: dict[str, dict], available_types: set[str]) -> Formation:
         """limits: {type: {"memory": "512M" | None, "cpu": 0.5 | None}}; None clears."""
         updated = self.copy()

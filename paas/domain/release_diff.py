@@ -1,9 +1,10 @@
 """Release diffs: what changed from one release to another.
 
-A release records its config, its build (id, image, git sha) and its Procfile; its build also
-carries what the code's app.json declares (health checks, update settings). Those are what a diff
-compares. Formation (quantities) and limits are the app's, not a release's: ps:scale, limits:set
-and healthchecks:set change them without making a release, so no two releases differ in them.
+A release records its config, its build (id, image, git sha), its Procfile and the formation it
+was made under (quantities, limits, health checks and update settings the owner set: ps:scale,
+limits:set and healthchecks:set change those without making a release, so the next release shows
+them); its build also carries what the code's app.json declares (health checks, update settings).
+Those are what a diff compares. Releases made before they recorded the formation say so.
 
 Config values are masked here, by a flag, so that no caller can hand out a value by forgetting
 to mask it later: a diff is built masked unless `show_values` is asked for.
@@ -21,7 +22,7 @@ from .releases import MASK, Release
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 ChangeKind = Literal["added", "removed", "changed"]
 SHORT_SHA = 7
-# What a release does not record, so a diff can never show it (said in every diff, not guessed).
+# What a release made before formation snapshots does not record (said in its diffs, not guessed).
 NOT_RECORDED = ("formation", "limits")
 
 
@@ -72,11 +73,12 @@ class ReleaseDiff:
     build: BuildChange | None = None
     procfile: tuple[Change, ...] = ()
     healthchecks: tuple[Change, ...] = ()
+    formation: tuple[Change, ...] = ()
     not_recorded: tuple[str, ...] = field(default=NOT_RECORDED)
 
     @property
     def empty(self) -> bool:
-        return not (self.config or self.build or self.procfile or self.healthchecks)
+        return not (self.config or self.build or self.procfile or self.healthchecks or self.formation)
 
     def to_dict(self) -> dict:
         return {
@@ -88,6 +90,7 @@ class ReleaseDiff:
             "build": self.build.to_dict() if self.build else None,
             "procfile": [asdict(c) for c in self.procfile],
             "healthchecks": [asdict(c) for c in self.healthchecks],
+            "formation": [asdict(c) for c in self.formation],
             "not_recorded": list(self.not_recorded),
         }
 
@@ -104,6 +107,8 @@ def diff_releases(
     has that v7 has not). before_checks/after_checks: the app.json of each release's build.
     Config values are MASK unless show_values: the caller decides who may see them."""
     reveal = (lambda value: value) if show_values else (lambda value: None if value is None else MASK)
+    # v1 has no predecessor to differ from; otherwise both sides must have recorded a formation.
+    recorded = after.formation is not None and (before is None or before.formation is not None)
     config = tuple(
         Change(c.name, c.kind, reveal(c.before), reveal(c.after))
         for c in diff_mappings(before.config if before else {}, after.config)
@@ -117,6 +122,9 @@ def diff_releases(
         build=_build_change(before, after),
         procfile=diff_mappings(before.procfile if before else {}, after.procfile),
         healthchecks=_checks_change(before_checks, after_checks),
+        formation=diff_mappings((before.formation or {}) if before else {}, after.formation or {})
+        if recorded else (),
+        not_recorded=() if recorded else NOT_RECORDED,
     )
 
 

@@ -26,6 +26,9 @@ class Release:
     git_sha: str | None = None
     failed: bool = False
     failure_reason: str | None = None
+    # The formation the release was made under (Formation.describe), so a diff can show scale,
+    # limit and health-check changes; None for releases made before releases recorded it.
+    formation: dict[str, str] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

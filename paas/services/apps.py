@@ -96,6 +96,7 @@ class AppService:
             summary=f"{actor.username} created initial release",
             created_by=actor.username,
             created_at=created_at,
+            formation=Formation(app=app_name).describe(),
         )
         self.apps.create(app, first, Formation(app=app_name), new_app_id())
         return app

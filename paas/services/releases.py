@@ -7,7 +7,7 @@ from collections.abc import Callable
 from paas.domain.apps import App
 from paas.domain.clock import now_iso
 from paas.domain.errors import NotFound, ValidationError
-from paas.domain.ports import BuildStore, DeployStateStore, ReleaseStore
+from paas.domain.ports import BuildStore, DeployStateStore, FormationStore, ReleaseStore
 from paas.domain.release_diff import ReleaseDiff, diff_releases
 from paas.domain.releases import Release
 from paas.domain.users import User
@@ -27,12 +27,15 @@ class ReleaseService:
     build on the newest release that has not failed, never below the live one; a release whose
     deploy failed stays visible as failed beside it."""
 
-    def __init__(self, releases: ReleaseStore, states: DeployStateStore, builds: BuildStore | None = None):
+    def __init__(self, releases: ReleaseStore, states: DeployStateStore, builds: BuildStore | None = None,
+                 formations: FormationStore | None = None):
         """builds: where a diff finds what each release's build declares in app.json (without
-        it, diffs leave health checks out)."""
+        it, diffs leave health checks out). formations: each new release records the app's
+        formation then (without it, diffs cannot show scale and limit changes)."""
         self.releases = releases
         self.states = states
         self.builds = builds
+        self.formations = formations
 
     def live_version(self, app: str) -> int | None:
         return self.states.get(app)[0].live_release
@@ -68,8 +71,9 @@ class ReleaseService:
             if changes is None:
                 return None
             # Numbered after the head, whichever release it builds on.
+            formation = self.formations.get(app)[0].describe() if self.formations else None
             release = current.successor(created_by=actor.username, created_at=now_iso(),
-                                        **{**changes, "version": version + 1})
+                                        **{"formation": formation, **changes, "version": version + 1})
             self.releases.append(release, index)
             return release
 

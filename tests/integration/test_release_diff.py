@@ -25,6 +25,10 @@ def test_diff_between_a_config_change_and_a_push_shows_masked_keys_and_the_commi
     assert push(services, api, name, OLD_SHA, {"web": "gunicorn app"}) == 2
     changed = api.patch(f"/v1/apps/{name}/config", json={"values": {"DATABASE_URL": secret, "GREETING": "hi"}})
     assert changed.get_json()["release"]["version"] == 3
+    # Scale and a limit change make no release: the next release records them.
+    scaled = api.patch(f"/v1/apps/{name}/formation", query_string={"wait": "false"},
+                       json={"quantities": {"web": 2}, "limits": {"web": {"memory": "512M"}}})
+    assert scaled.status_code == 200, scaled.get_json()
     assert push(services, api, name, NEW_SHA, {"web": "gunicorn app -w 4", "worker": "celery"}) == 4
 
     # One version: what v3 changed (against v2). Keys show, values do not.
@@ -44,7 +48,9 @@ def test_diff_between_a_config_change_and_a_push_shows_masked_keys_and_the_commi
     assert pushed["build"]["commit_range"] == "a6b2426..9f01c2d"
     assert pushed["build"]["after_git_sha"] == NEW_SHA
     assert [(c["name"], c["kind"]) for c in pushed["procfile"]] == [("web", "changed"), ("worker", "added")]
-    assert pushed["not_recorded"] == ["formation", "limits"]
+    assert pushed["not_recorded"] == []
+    assert {(c["name"], c["kind"], c["before"], c["after"]) for c in pushed["formation"]} >= {
+        ("web.quantity", "changed", "1", "2"), ("web.memory", "added", None, "512M")}
 
     # Across both: the keys and the range together.
     both = api.get(f"/v1/apps/{name}/releases/v2/diff", query_string={"to": "4"}).get_json()

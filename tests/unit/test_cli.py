@@ -552,7 +552,7 @@ def test_release_diff_and_release_info_show_what_changed(
     assert out.startswith("=== myapp v3 -> v5\n")
     assert "~ DATABASE_URL (value changed)\n+ NEW=*****\n" in out
     assert "Build b1 -> b2 (a6b2426..9f01c2d)" in out and "+ worker: celery worker" in out
-    assert "Formation and limits are not part of releases" in out
+    assert "Formation and limits are not recorded by these releases" in out
     assert server.last("GET", "/v1/apps/myapp/releases/3/diff").query == {"to": ["5"]}
     assert main(["releases:diff", "3", "--show-values", "--json", "-a", "myapp"]) == 0
     assert json.loads(capsys.readouterr().out)["build"]["commit_range"] == "a6b2426..9f01c2d"

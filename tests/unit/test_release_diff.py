@@ -9,12 +9,12 @@ from paas.domain.appjson import AppJson
 from paas.domain.apps import App
 from paas.domain.builds import Build
 from paas.domain.errors import NotFound
-from paas.domain.formation import Formation
+from paas.domain.formation import Formation, ProcessSpec
 from paas.domain.release_diff import ADDED, CHANGED, REMOVED, Change, diff_releases
 from paas.domain.releases import MASK, Release
 from paas.domain.users import User
 from paas.services.releases import ReleaseService
-from tests.fakes import FakeAppStore, FakeDeployStateStore, FakeReleaseStore, MemoryKV
+from tests.fakes import FakeAppStore, FakeDeployStateStore, FakeFormationStore, FakeReleaseStore, MemoryKV
 
 OLD_SHA, NEW_SHA = "a6b2426" + "0" * 33, "9f01c2d" + "1" * 33
 
@@ -161,3 +161,28 @@ def test_someone_who_cannot_see_the_app_gets_no_diff_at_all(releases: ReleaseSer
 def test_unknown_versions_are_not_found_naming_the_version(releases: ReleaseService, version, to):
     with pytest.raises(NotFound, match="Release v99 of shop not found"):
         releases.diff(SHOP, ALICE, version, to=to)
+
+
+def test_a_scale_and_a_limit_between_two_releases_show_in_the_next_releases_diff():
+    kv = MemoryKV()
+    FakeAppStore(kv).create(SHOP, release(1, formation=Formation(app="shop").describe()), Formation(app="shop"))
+    formations = FakeFormationStore(kv)
+    service = ReleaseService(FakeReleaseStore(kv), FakeDeployStateStore(kv), formations=formations)
+    service.create("shop", ALICE, lambda current: {"summary": "push", "config": {"A": "1"}})
+    # Neither ps:scale nor limits:set makes a release; the next release records them.
+    scaled, index = formations.get("shop")
+    scaled.processes["web"] = ProcessSpec(quantity=3, memory="512M", healthcheck="/health")
+    formations.update(scaled, index)
+    service.create("shop", ALICE, lambda current: {"summary": "config", "config": {"A": "2"}})
+
+    diff = service.diff(SHOP, ALICE, 3)
+    assert diff.not_recorded == ()
+    assert diff.formation == (Change("web.healthcheck", ADDED, None, "/health"),
+                              Change("web.memory", ADDED, None, "512M"),
+                              Change("web.quantity", ADDED, None, "3"))
+
+
+def test_releases_made_before_formation_snapshots_say_the_formation_is_not_compared():
+    before, after = release(2), release(3, formation={"web.quantity": "1"})
+    diff = diff_releases(before, after)
+    assert diff.formation == () and diff.not_recorded == ("formation", "limits")

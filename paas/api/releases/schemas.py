@@ -20,6 +20,9 @@ class ReleaseSchema(Schema):
     git_sha = fields.String(allow_none=True)
     failed = fields.Boolean()
     failure_reason = fields.String(allow_none=True)
+    formation = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True, metadata={
+        "description": "the formation the release was made under (web.quantity, web.memory, "
+                       "update.<setting>, ...); null for releases made before releases recorded it"})
 
 
 class RollbackSchema(Schema):
@@ -83,5 +86,9 @@ class ReleaseDiffSchema(Schema):
     procfile = fields.List(fields.Nested(ChangeSchema), required=True)
     healthchecks = fields.List(fields.Nested(ChangeSchema), required=True, metadata={
         "description": "what each build's app.json declares: per process type, and update.<setting>"})
+    formation = fields.List(fields.Nested(ChangeSchema), required=True, metadata={
+        "description": "scale, limits, health checks and update settings: <type>.quantity, <type>.memory, "
+                       "<type>.cpu, <type>.healthcheck, update.<setting>"})
     not_recorded = fields.List(fields.String(), required=True, metadata={
-        "description": "what releases do not record, so a diff cannot show (formation, limits)"})
+        "description": "what these releases do not record, so a diff cannot show (formation, limits: "
+                       "releases made before releases recorded their formation)"})
