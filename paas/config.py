@@ -154,6 +154,9 @@ class Settings:
     log_max_age: float = 7 * 24 * 3600.0
     # Networks (CIDRs) a log drain may send to besides public addresses (a site's own log host).
     drain_allow_networks: tuple[str, ...] = ()
+    # The CA bundle https drains are verified against (a site's log host with a private CA);
+    # None: the system's CAs.
+    drain_ca_bundle: Path | None = None
     # Traefik's JSON access log (its static config's accessLog.filePath): the log collector
     # turns it into router lines. None: no router lines.
     router_access_log: Path | None = None
@@ -234,6 +237,7 @@ class Settings:
             log_max_lines=int(_env("PAAS_LOG_MAX_LINES", str(cls.log_max_lines))),
             log_max_age=float(_env("PAAS_LOG_MAX_AGE", str(cls.log_max_age))),
             drain_allow_networks=_list("PAAS_DRAIN_ALLOW_NETWORKS", ","),
+            drain_ca_bundle=Path(bundle) if (bundle := os.environ.get("PAAS_DRAIN_CA_BUNDLE")) else None,
             router_access_log=_path("PAAS_ROUTER_ACCESS_LOG"),
             router_access_log_max_bytes=int(_env("PAAS_ROUTER_ACCESS_LOG_MAX_BYTES",
                                                  str(cls.router_access_log_max_bytes))),

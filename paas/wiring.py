@@ -107,7 +107,8 @@ class Services:
             reopen = TraefikReopen(self.settings.router_pid_file) if self.settings.router_pid_file else None
             access_log = FileAccessLog(self.settings.router_access_log, directory / "router-position.json",
                                        self.settings.router_access_log_max_bytes, reopen)
-        forwarder = DrainForwarder(self.drains.of, drain_policy(self.settings))
+        ca = self.settings.drain_ca_bundle
+        forwarder = DrainForwarder(self.drains.of, drain_policy(self.settings), ca_certs=str(ca) if ca else None)
         collector = LogCollector(DockerContainerOutput(self.settings.kv_prefix, lambda: scheduler.client),
                                  self.logs.store, FileHostLock(directory / "collector.lock"), access_log=access_log,
                                  forward=forwarder.forward)

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import urllib3
 
@@ -57,8 +58,11 @@ class _Sender:
 
 class DrainForwarder:
     def __init__(self, drains_of: Callable[[str], list[Drain]], policy: DrainPolicy, resolver: Resolver = resolve,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, ca_certs: str | None = None):
+        """ca_certs: the CA bundle https drains are verified against (a site's own log host
+        with a private CA); None: the system's."""
         self.drains_of, self.policy, self.resolver, self.clock = drains_of, policy, resolver, clock
+        self.ca_certs = ca_certs
         self._senders: dict[str, _Sender] = {}  # drain id -> its sender
         self._known: dict[str, tuple[float, list[Drain]]] = {}  # app -> (when read, its drains)
         self._lock = threading.Lock()
@@ -180,8 +184,6 @@ class DrainForwarder:
         return connection
 
     def _send_https(self, target: DrainUrl, batch: list[LogLine]) -> None:
-        from urllib.parse import urlsplit
-
         parts = urlsplit(target.url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         headers = {"Content-Type": "application/logplex-1", "Logplex-Msg-Count": str(len(batch)),
@@ -190,6 +192,7 @@ class DrainForwarder:
             headers.update(urllib3.make_headers(basic_auth=f"{parts.username or ''}:{parts.password or ''}"))
         pool = urllib3.HTTPSConnectionPool(self._checked_address(target), target.port, server_hostname=target.host,
                                            assert_hostname=target.host, cert_reqs="CERT_REQUIRED", retries=False,
+                                           ca_certs=self.ca_certs,
                                            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=SEND_TIMEOUT))
         try:
             response = pool.urlopen("POST", path, body=b"\n".join(syslog_frame(line) for line in batch),

@@ -3,8 +3,11 @@ loopback (allowed by this test's own policy, as PAAS_DRAIN_ALLOW_NETWORKS would)
 
 from __future__ import annotations
 
+import base64
+import http.server
 import re
 import socket
+import ssl
 import threading
 import time
 
@@ -13,6 +16,7 @@ from paas.logstore.drains import DrainForwarder
 from paas.logstore.sqlite import SqliteLogStore
 
 from ..conftest import wait_until
+from ..support.certs import make_ca_signed
 from .test_log_collector import collector_for, platform, run  # noqa: F401 (platform is a fixture)
 
 
@@ -100,3 +104,63 @@ def test_a_dead_drain_never_blocks_collection(platform, docker_client, tmp_path)
         container.remove(force=True)
     stats = forwarder.stats()["d1"]
     assert stats.dropped > 0 and stats.errors > 0 and stats.sent == 0
+
+
+class HttpsListener:
+    """An HTTPS endpoint on loopback (its certificate from a private CA) keeping each POST."""
+
+    def __init__(self, tmp_path):
+        ca, cert, key = make_ca_signed(["localhost"])
+        (tmp_path / "ca.pem").write_text(ca)
+        (tmp_path / "server.pem").write_text(cert + key)
+        self.ca_file = str(tmp_path / "ca.pem")
+        self.posts: list[tuple[float, dict, bytes]] = []
+        listener = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                listener.posts.append((time.time(), {k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):  # quiet
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tmp_path / "server.pem")
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_an_https_drain_gets_logplex_batches_verified_against_its_ca_and_the_token_in_basic_auth(tmp_path):
+    from paas.domain.logs import Drain, LogLine
+
+    listener = HttpsListener(tmp_path)
+    url = f"https://drain:t0ken@localhost:{listener.port}/ingest"
+    policy = DrainPolicy(allowed_networks=("127.0.0.0/8", "::1/128"))
+    lines = [LogLine(time.time(), "shop", "web.1a2b3c", "web", f"hello {n}") for n in range(3)]
+    trusting = DrainForwarder(lambda app: [Drain("d1", app, url, "now")], policy, ca_certs=listener.ca_file)
+    # Without the CA the certificate is not trusted: nothing is sent, the error is counted.
+    untrusting = DrainForwarder(lambda app: [Drain("d2", app, url, "now")], policy)
+    try:
+        untrusting.forward(lines)
+        trusting.forward(lines)
+        wait_until(lambda: sum(int(h["logplex-msg-count"]) for _, h, _ in listener.posts) >= 3, timeout=10,
+                   message="three lines posted")
+        wait_until(lambda: untrusting.stats()["d2"].errors > 0, timeout=10, message="the untrusted drain's error")
+    finally:
+        trusting.stop()
+        untrusting.stop()
+        listener.close()
+    _, headers, body = listener.posts[0]
+    assert headers["content-type"] == "application/logplex-1"
+    assert headers["authorization"] == "Basic " + base64.b64encode(b"drain:t0ken").decode()
+    assert [frame.rsplit(" ", 1)[-1] for frame in re.findall(r"<14>1 [^\n]*", body.decode())][:3] == ["0", "1", "2"]
+    assert trusting.stats()["d1"].sent >= 3 and untrusting.stats()["d2"].sent == 0
