@@ -28,7 +28,7 @@ from docker.models.containers import Container
 
 from paas.config import Settings
 from paas.domain import names
-from paas.domain.errors import PaasError, SchedulerUnavailable, StartFailed
+from paas.domain.errors import Conflict, PaasError, SchedulerUnavailable, StartFailed
 from paas.domain.lines import FETCH_FOR_FAILURE, condense_output, split_lines
 from paas.domain.logs import OutputSource
 from paas.domain.ports import RouteTags
@@ -728,7 +728,13 @@ class DockerScheduler:
         return docker_run.start_detached(self.client, self._one_off_spec(plan, command))
 
     def _one_off_spec(self, plan: AppPlan, command: str, **kwargs: bool) -> dict:
-        image = self._ensure_image(plan.image)
+        try:
+            image = self._ensure_image(plan.image)
+        except docker.errors.APIError as exc:
+            # The engine answered: the release's image cannot be had (not found, refused, its
+            # registry unreachable from the engine). The app's state, not the platform's.
+            raise Conflict(f"Could not start a run of v{plan.release}: its image cannot be pulled: "
+                           f"{_first_line(exc)}") from None
         return docker_spec.run_spec(
             plan, command, platform=self.platform, name=names.run_container(plan.app),
             network=self._ensure_network(plan.app), user=self._user(image), launcher=_launcher(image),

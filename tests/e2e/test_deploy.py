@@ -97,7 +97,9 @@ def test_a_release_that_crashes_on_start_fails_and_the_old_one_keeps_serving(dep
     assert release["failed"] and release["failure_reason"]
     assert hammer.failed == 0 and hammer.ok > 0
     assert deployed.releases_serving() == {"release=v2"}
-    assert {i["release"] for i in deployed.ok("GET", "/ps")["instances"]} == {2}
+    # The failed canaries are removed in the background, within moments.
+    wait_until(lambda: {i["release"] for i in deployed.ok("GET", "/ps")["instances"]} == {2}, timeout=10,
+               message="only v2's instances in ps")
 
 
 def test_a_release_whose_health_check_fails_is_not_promoted(deployed):

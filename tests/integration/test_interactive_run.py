@@ -202,7 +202,7 @@ def test_an_attach_without_the_upgrade_is_refused_before_anything_runs(controlle
     before = len(run_containers(docker_client, settings, run_app.name))
     plain = requests.post(f"{controller.url}/v1/apps/{run_app.name}/run/attach", json={"command": "bash"},
                           headers=run_app.headers, timeout=10)
-    assert plain.status_code == 400 and "Upgrade" in plain.json()["message"]
+    assert plain.status_code == 426 and "Upgrade: paas-run.1" in plain.json()["message"]
     half = requests.post(f"{controller.url}/v1/apps/{run_app.name}/run/attach",
                          json={"command": "bash", "tty": True, "rows": 24}, headers=run_app.headers, timeout=10)
     assert half.status_code == 422

@@ -71,6 +71,12 @@ include-name = ["POST /v1/keys", "POST /v1/apps/{{app}}/certs", "POST /v1/apps/{
                 "POST /v1/apps/{{app}}/domains", "DELETE /v1/apps/{{app}}/domains/{{domain}}",
                 "POST /v1/apps/{{app}}/ps/restart", "POST /v1/apps/{{app}}/builds/source"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "429"]
+
+# An attached run is an HTTP upgrade: without `Connection: Upgrade` it answers 426 Upgrade Required.
+# (422: rows and cols come together, which OAS 3.0 cannot say.)
+[[operations]]
+include-name = ["POST /v1/apps/{{app}}/run/attach"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "422", "426", "429"]
 """
 
 

@@ -12,7 +12,7 @@ import pytest
 PUBLIC = {"auth.register", "auth.login"}
 BAD_BODY = b'{"values": {"A": [1, 2, {"deep": ['  # truncated JSON
 VALUES = {"app": "victim-app", "version": "v1", "build_id": "abc123", "deployment_id": "d1", "domain": "www.example.org",
-          "username": "someone", "name": "laptop", "token_id": "abc123"}
+          "username": "someone", "name": "laptop", "token_id": "abc123", "drain_id": "abc123"}
 
 
 def v1_routes(flask_app) -> list[tuple[str, str, str]]:

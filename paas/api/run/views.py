@@ -1,10 +1,12 @@
 """One-off commands in a fresh container of the live release, with its config."""
 
+import json
 import threading
 
+from flask import Response
 from flask_smorest import Blueprint
 
-from paas.domain.errors import Unsupported, ValidationError
+from paas.domain.errors import Unsupported
 from paas.domain.run_stream import PROTOCOL
 
 from ..common import SECURITY, login_required, services, visible_app
@@ -34,14 +36,18 @@ def run(body, app):
 @blp.doc(security=SECURITY, responses={"101": {
     "description": f"Switching Protocols to {PROTOCOL} (send `Connection: Upgrade`, `Upgrade: {PROTOCOL}`): "
                    "frames of one kind byte, a 4-byte big-endian length and the payload; see "
-                   "paas/domain/run_stream.py"}})
+                   "paas/domain/run_stream.py"},
+    "426": {"description": f"Upgrade Required: the request lacked `Connection: Upgrade`, `Upgrade: {PROTOCOL}`"}})
 @blp.arguments(AttachSchema)
 @login_required
 def attach(body, app):
     """Run a command attached: its stdin from the client and, with `tty`, a terminal (`paas run bash`)."""
     found = visible_app(app)  # a stranger learns nothing more than "not found"
     if not attached.upgrade_requested():
-        raise ValidationError(f"An attached run needs the headers 'Connection: Upgrade' and 'Upgrade: {PROTOCOL}'")
+        # HTTP's own answer for "this resource needs another protocol" (RFC 9110, 15.5.22).
+        return Response(json.dumps({"code": 426, "status": "Upgrade Required", "message":
+                                    f"An attached run needs the headers 'Connection: Upgrade' and 'Upgrade: {PROTOCOL}'"}),
+                        426, headers={"Upgrade": PROTOCOL, "Connection": "Upgrade"}, mimetype="application/json")
     sock = attached.client_socket()
     if sock is None:
         raise Unsupported("This server cannot hand over connections; use POST /v1/apps/<app>/run")
