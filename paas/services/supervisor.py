@@ -5,7 +5,8 @@ controller processes share the work and a restarted one picks up what was in fli
 Event-driven, so its cost does not grow with idle apps and one app never waits for another:
 - an app is stepped when its desired state changes (ChangeFeed: which apps' releases, formation
   or record changed) or its instances change (the scheduler's events: a container died), and
-  every SWEEP_EVERY seconds as a safety net;
+  once every SWEEP_EVERY seconds as a safety net, the apps spread over the interval (all at once,
+  52 reconciles took a burst of CPU every sweep that slowed whatever deployed then);
 - an app with a deployment in flight is stepped again every `tick` by a worker of its own
   (a pool), so two pushes deploy side by side and a slow probe of one app delays no other;
 - a scheduler without events (Nomad here) has its apps reconciled every RECONCILE_EVERY."""
@@ -26,7 +27,7 @@ from .deploys import DeployService
 log = logging.getLogger(__name__)
 TICK = 0.1  # between steps of an app while its deployment is in flight
 IDLE_WAIT = 10.0  # the longest blocking wait of the watchers (they loop)
-SWEEP_EVERY = 30.0  # every app is stepped (reconciled) at least this often
+SWEEP_EVERY = 60.0  # every app is stepped (reconciled) at least this often, spread over the interval
 RECONCILE_EVERY = 2.0  # with a scheduler that reports no events
 RENEW_EVERY = 3.0  # the lock session's TTL is longer (store/locks.py)
 MAX_BACKOFF = 30.0  # between retries of an app whose step keeps failing unexpectedly
@@ -148,11 +149,15 @@ class Supervisor:
         with self._mutex:
             woken, self._woken = self._woken, set()
         sweep = now - self._last_sweep >= SWEEP_EVERY
+        spread: list[str] = []
         if ALL in woken or sweep:
             names = self._app_names()
             if names is None:
                 return
-            woken = (woken - {ALL}) | set(names)
+            if ALL in woken:
+                woken = (woken - {ALL}) | set(names)
+            else:
+                spread = sorted(set(names) - woken)
             self._forget_gone(names)
         if sweep:
             self._last_sweep = now
@@ -160,6 +165,10 @@ class Supervisor:
         with self._mutex:
             for name in woken:
                 self._due[name] = (now, True)
+            for index, name in enumerate(spread):
+                at = now + SWEEP_EVERY * index / len(spread)
+                earlier, _ = self._due.get(name, (float("inf"), True))
+                self._due[name] = (min(at, earlier), True)
 
     def _dispatch(self, now: float) -> None:
         with self._mutex:
