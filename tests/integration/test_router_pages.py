@@ -156,6 +156,28 @@ def test_maintenance_on_and_off(pages, client, agent, make_user):
         web.close()
 
 
+def test_an_app_whose_instances_all_fail_their_check_answers_503_not_responding(pages, client, agent, make_user):
+    app = new_app(pages, make_user())
+    host = f"{app}.{pages.domain}"
+    states = pages.services.deploys.states
+    state, index = states.get(app)
+    state.live_release = 1  # deployed once: what a crash of every instance leaves behind
+    states.put(app, state, index)
+    web = Backend("live")
+    try:
+        agent.register(names.service(app), f"{names.service(app)}-1", web,
+                       tags.live_tags(app, 1, tags.app_hosts(app, [], pages.domain)))
+        wait_until(page_of(client, host, 200, "live "), CONVERGE, message="the app's route")
+        web.healthy = False  # its check fails: Consul marks it critical and Traefik drops the route
+        r = wait_until(page_of(client, host, 503, f"{app} is not responding"), CONVERGE,
+                       message="the not-responding page")
+        assert "paas logs" in r.text
+        web.healthy = True
+        wait_until(page_of(client, host, 200, "live "), CONVERGE, message="the app to answer again")
+    finally:
+        web.close()
+
+
 def test_maintenance_is_for_the_owner_only(pages, make_user):
     owner, collaborator = make_user(), make_user()
     app = new_app(pages, owner)
