@@ -7,8 +7,9 @@ Bounded: once this reader has read a file of more than `max_bytes`
 sends Traefik SIGUSR1 (its pid from PAAS_ROUTER_PID_FILE), on which Traefik reopens its log
 file: a new, empty one. At most about twice `max_bytes` is on disk. Several readers may tail
 one file (platforms sharing a Traefik): a reader whose file was renamed reads the rest of it in
-`.1` before it starts on the new one, and a rotation is taken under a lock beside the log, so
-two readers never rotate at once. Without a pid file nothing is rotated (the log then grows
+`.1` before it starts on the new one (a reader more than one rotation behind loses the files
+it missed: only one renamed file is kept), and a rotation is taken under a lock beside the log,
+so two readers never rotate at once. Without a pid file nothing is rotated (the log then grows
 until the operator's logrotate handles it, with the same rename and SIGUSR1)."""
 
 from __future__ import annotations

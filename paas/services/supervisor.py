@@ -31,6 +31,10 @@ SWEEP_EVERY = 60.0  # every app is stepped (reconciled) at least this often, spr
 RECONCILE_EVERY = 2.0  # with a scheduler that reports no events
 RENEW_EVERY = 3.0  # the lock session's TTL is longer (store/locks.py)
 MAX_BACKOFF = 30.0  # between retries of an app whose step keeps failing unexpectedly
+# How soon an app whose lock another process holds is asked for again: a dead controller's locks
+# lapse with its session (TTL 10 s, Consul invalidates within 2 x TTL), and the app must not wait
+# for the minute's sweep to be taken over.
+HELD_RETRY = 10.0
 WORKERS = 8
 ALL = "*"  # a wake-up for every app (a change feed that cannot say which)
 
@@ -210,7 +214,12 @@ class Supervisor:
                 self.locks.forget(name)
                 self._backoff.pop(name, None)
                 return False
-            busy = bool(self.locks.try_acquire(name) and self.deploys.step(name, reconcile=reconcile))
+            if not self.locks.try_acquire(name):
+                with self._mutex:
+                    at, was = self._due.get(name, (float("inf"), reconcile))
+                    self._due[name] = (min(at, time.monotonic() + HELD_RETRY), was or reconcile)
+                return False
+            busy = bool(self.deploys.step(name, reconcile=reconcile))
             self._backoff.pop(name, None)
             return busy
         except PaasError as exc:

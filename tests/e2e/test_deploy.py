@@ -227,9 +227,15 @@ def test_a_controller_killed_mid_rollout_is_finished_by_the_next_one(settings, f
             assert outcome["release"] == 3 and outcome["status"] in ("successful", "failed")
             live = 3 if outcome["status"] == "successful" else 2
             client.wait_passing(1, release=live, timeout=20)
-            labels = [c.labels for c in docker_client.containers.list(all=True, filters={"label": f"paas.app={name}"})]
-            assert {lab["paas.release"] for lab in labels} == {str(live)}
-            assert len(labels) == 1  # web=1, worker=0: nothing left over from the killed rollout
+
+            def labels() -> list[dict]:
+                return [c.labels for c in docker_client.containers.list(
+                    all=True, filters={"label": f"paas.app={name}"}, ignore_removed=True)]
+
+            # web=1, worker=0: nothing left over from the killed rollout, once the background
+            # stops of the previous instances are done.
+            wait_until(lambda: len(labels()) == 1, timeout=20, message="one instance left")
+            assert {lab["paas.release"] for lab in labels()} == {str(live)}
         finally:
             client.call("DELETE")
             harness.stop(second)
