@@ -27,7 +27,7 @@ from .deploys import DeployService
 log = logging.getLogger(__name__)
 TICK = 0.1  # between steps of an app while its deployment is in flight
 IDLE_WAIT = 10.0  # the longest blocking wait of the watchers (they loop)
-SWEEP_EVERY = 60.0  # every app is stepped (reconciled) at least this often, spread over the interval
+SWEEP_EVERY = 30.0  # every app is stepped (reconciled) this often, each at its own phase of the interval
 RECONCILE_EVERY = 2.0  # with a scheduler that reports no events
 RENEW_EVERY = 3.0  # the lock session's TTL is longer (store/locks.py)
 MAX_BACKOFF = 30.0  # between retries of an app whose step keeps failing unexpectedly
