@@ -5,8 +5,7 @@ controller processes share the work and a restarted one picks up what was in fli
 Event-driven, so its cost does not grow with idle apps and one app never waits for another:
 - an app is stepped when its desired state changes (ChangeFeed: which apps' releases, formation
   or record changed) or its instances change (the scheduler's events: a container died), and
-  once every SWEEP_EVERY seconds as a safety net, the apps spread over the interval (all at once,
-  52 reconciles took a burst of CPU every sweep that slowed whatever deployed then);
+  every SWEEP_EVERY seconds as a safety net;
 - an app with a deployment in flight is stepped again every `tick` by a worker of its own
   (a pool), so two pushes deploy side by side and a slow probe of one app delays no other;
 - a scheduler without events (Nomad here) has its apps reconciled every RECONCILE_EVERY."""
@@ -27,14 +26,10 @@ from .deploys import DeployService
 log = logging.getLogger(__name__)
 TICK = 0.1  # between steps of an app while its deployment is in flight
 IDLE_WAIT = 10.0  # the longest blocking wait of the watchers (they loop)
-SWEEP_EVERY = 30.0  # every app is stepped (reconciled) this often, each at its own phase of the interval
+SWEEP_EVERY = 30.0  # every app is stepped (reconciled) at least this often
 RECONCILE_EVERY = 2.0  # with a scheduler that reports no events
 RENEW_EVERY = 3.0  # the lock session's TTL is longer (store/locks.py)
 MAX_BACKOFF = 30.0  # between retries of an app whose step keeps failing unexpectedly
-# How soon an app whose lock another process holds is asked for again: a dead controller's locks
-# lapse with its session (TTL 10 s, Consul invalidates within 2 x TTL), and the app must not wait
-# for the minute's sweep to be taken over.
-HELD_RETRY = 10.0
 WORKERS = 8
 ALL = "*"  # a wake-up for every app (a change feed that cannot say which)
 
@@ -153,15 +148,11 @@ class Supervisor:
         with self._mutex:
             woken, self._woken = self._woken, set()
         sweep = now - self._last_sweep >= SWEEP_EVERY
-        spread: list[str] = []
         if ALL in woken or sweep:
             names = self._app_names()
             if names is None:
                 return
-            if ALL in woken:
-                woken = (woken - {ALL}) | set(names)
-            else:
-                spread = sorted(set(names) - woken)
+            woken = (woken - {ALL}) | set(names)
             self._forget_gone(names)
         if sweep:
             self._last_sweep = now
@@ -169,10 +160,6 @@ class Supervisor:
         with self._mutex:
             for name in woken:
                 self._due[name] = (now, True)
-            for index, name in enumerate(spread):
-                at = now + SWEEP_EVERY * index / len(spread)
-                earlier, _ = self._due.get(name, (float("inf"), True))
-                self._due[name] = (min(at, earlier), True)
 
     def _dispatch(self, now: float) -> None:
         with self._mutex:
@@ -214,12 +201,7 @@ class Supervisor:
                 self.locks.forget(name)
                 self._backoff.pop(name, None)
                 return False
-            if not self.locks.try_acquire(name):
-                with self._mutex:
-                    at, was = self._due.get(name, (float("inf"), reconcile))
-                    self._due[name] = (min(at, time.monotonic() + HELD_RETRY), was or reconcile)
-                return False
-            busy = bool(self.deploys.step(name, reconcile=reconcile))
+            busy = bool(self.locks.try_acquire(name) and self.deploys.step(name, reconcile=reconcile))
             self._backoff.pop(name, None)
             return busy
         except PaasError as exc:
