@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import requests
 
 from .. import harness
-from ..conftest import wait_until
+from ..conftest import unique, wait_until
 
 
 class AppClient:
@@ -49,3 +54,26 @@ class AppClient:
             return len(live) == count and self.releases_serving() == {f"release=v{release}"}
 
         wait_until(ready, timeout=timeout, interval=0.2, message=f"{count} passing v{release} instances")
+
+
+@contextmanager
+def pushed_flask_app(services, pusher, gateway, controller, settings, tmp_path: Path,
+                     prefix: str) -> Iterator[tuple[Path, AppClient]]:
+    """An app of `pusher` serving the flask sample, pushed with git through the gateway (release
+    v2 passing); its repo and an API client. The app is destroyed afterwards."""
+    from .conftest import sample_repo  # (conftest is loaded first; imported here, not at the top)
+
+    owner = services.auth.get_user(pusher.user.username)
+    name = unique(prefix)
+    services.apps.create(owner, name)
+    repo = sample_repo("flask", tmp_path)
+    subprocess.run(["git", "remote", "add", "paas", gateway.url(name)], cwd=repo, check=True)
+    client = AppClient(controller.url, pusher.user.token, name, settings.consul_addr)
+    client.ok("PATCH", "/formation", json={"update": {"healthy_deadline": 60, "drain_time": 1}})
+    pushed = pusher.git(repo, "push", "paas", "main", check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    client.wait_passing(1, release=2, timeout=30)
+    try:
+        yield repo, client
+    finally:
+        services.apps.destroy(owner, name)

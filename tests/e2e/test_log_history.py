@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -24,9 +23,9 @@ import requests
 
 from .. import harness
 from ..conftest import BIN, unique, wait_until
+from ..support.syslog import SyslogListener
 from ..support.threads import settled_threads, worker_threads
-from .conftest import sample_repo
-from .deploy_support import AppClient
+from .deploy_support import AppClient, pushed_flask_app
 from .test_deploy import WEB_AND_WORKER, flask_image  # noqa: F401 - a fixture
 
 ROUTER = f"http://127.0.0.1:{os.environ.get('PAAS_HTTP_PORT', '8080')}"
@@ -81,18 +80,8 @@ def new_app(controller_url: str, user, settings, flask_image: str, procfile: dic
 def pushed_app(services, make_pusher, gateway, controller, settings, tmp_path):
     """An app serving the flask sample, pushed with git through the gateway."""
     pusher = make_pusher("logpush")
-    owner = services.auth.get_user(pusher.user.username)
-    name = unique("logs")
-    services.apps.create(owner, name)
-    repo = sample_repo("flask", tmp_path)
-    subprocess.run(["git", "remote", "add", "paas", gateway.url(name)], cwd=repo, check=True)
-    client = AppClient(controller.url, pusher.user.token, name, settings.consul_addr)
-    client.ok("PATCH", "/formation", json={"update": {"healthy_deadline": 60, "drain_time": 1}})
-    pushed = pusher.git(repo, "push", "paas", "main", check=False)
-    assert pushed.returncode == 0, pushed.stderr
-    client.wait_passing(1, release=2, timeout=30)
-    yield pusher, repo, client
-    services.apps.destroy(owner, name)
+    with pushed_flask_app(services, pusher, gateway, controller, settings, tmp_path, "logs") as (repo, client):
+        yield pusher, repo, client
 
 
 def test_a_deploy_whose_process_exits_leaves_its_last_lines_in_paas_logs_marked_as_the_failed_canary(
@@ -218,40 +207,6 @@ def _follow(url: str, client: AppClient) -> requests.Response:
 
 
 # ---------------------------------------------------------------------- 3. a drain
-class SyslogListener:
-    """A TCP listener on loopback collecting octet-counted RFC 5424 frames with their arrival
-    time; it takes every connection (a drain reconnects after an error)."""
-
-    def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.frames: list[tuple[float, str]] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self.sock.accept()
-            except OSError:
-                return  # closed: the test is over
-            threading.Thread(target=self._read, args=(connection,), daemon=True).start()
-
-    def _read(self, connection: socket.socket) -> None:
-        pending = b""
-        with connection:
-            while chunk := connection.recv(65536):
-                pending += chunk
-                while b" " in pending:
-                    length, _, rest = pending.partition(b" ")
-                    if len(rest) < int(length):
-                        break
-                    self.frames.append((time.time(), rest[:int(length)].decode()))
-                    pending = rest[int(length):]
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 @pytest.fixture(scope="module")
 def drain_controller(controller, tmp_path_factory) -> Iterator[str]:
     """A controller whose operator allows drains to loopback (PAAS_DRAIN_ALLOW_NETWORKS), with a

@@ -13,9 +13,8 @@ import pytest
 import requests
 
 from .. import harness
-from ..conftest import unique, wait_until
-from .conftest import sample_repo
-from .deploy_support import AppClient
+from ..conftest import wait_until
+from .deploy_support import pushed_flask_app
 from .test_deploy import WEB_AND_WORKER, Hammer, deployed, flask_image  # noqa: F401 - fixtures
 
 # A worker that ignores SIGTERM (as a naive Python loop, node or busybox httpd do).
@@ -31,18 +30,8 @@ def pusher(make_pusher):
 @pytest.fixture
 def pushed_app(services, pusher, gateway, controller, settings, tmp_path):
     """An app of `pusher` serving the flask sample, pushed with git; its repo and an API client."""
-    owner = services.auth.get_user(pusher.user.username)
-    name = unique("run")
-    services.apps.create(owner, name)
-    repo = sample_repo("flask", tmp_path)
-    subprocess.run(["git", "remote", "add", "paas", gateway.url(name)], cwd=repo, check=True)
-    client = AppClient(controller.url, pusher.user.token, name, settings.consul_addr)
-    client.ok("PATCH", "/formation", json={"update": {"healthy_deadline": 60, "drain_time": 1}})
-    pushed = pusher.git(repo, "push", "paas", "main", check=False)
-    assert pushed.returncode == 0, pushed.stderr
-    client.wait_passing(1, release=2, timeout=30)
-    yield repo, client
-    services.apps.destroy(owner, name)
+    with pushed_flask_app(services, pusher, gateway, controller, settings, tmp_path, "run") as pushed:
+        yield pushed
 
 
 def push_lines(pusher, repo) -> tuple[int, list[tuple[float, str]]]:

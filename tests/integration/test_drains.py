@@ -17,6 +17,7 @@ from paas.logstore.sqlite import SqliteLogStore
 
 from ..conftest import wait_until
 from ..support.certs import make_ca_signed
+from ..support.syslog import SyslogListener
 from .test_log_collector import collector_for, platform, run  # noqa: F401 (platform is a fixture)
 
 
@@ -36,28 +37,6 @@ def test_drains_are_added_listed_masked_and_removed_and_refused_for_the_host(api
     assert api.delete(f"{base}/nothere").status_code == 404
 
 
-class SyslogListener:
-    """A TCP listener on loopback collecting octet-counted frames with their arrival time."""
-
-    def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.frames: list[tuple[float, str]] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        connection, _ = self.sock.accept()
-        pending = b""
-        while chunk := connection.recv(65536):
-            pending += chunk
-            while b" " in pending:
-                length, _, rest = pending.partition(b" ")
-                if len(rest) < int(length):
-                    break
-                self.frames.append((time.time(), rest[:int(length)].decode()))
-                pending = rest[int(length):]
-
-
 def test_a_syslog_drain_receives_the_apps_lines_within_a_second(platform, docker_client, tmp_path):  # noqa: F811
     listener = SyslogListener()
     drain_url = f"syslog://127.0.0.1:{listener.port}"
@@ -74,6 +53,7 @@ def test_a_syslog_drain_receives_the_apps_lines_within_a_second(platform, docker
     finally:
         collector.stop()
         forwarder.stop()
+        listener.close()
         container.remove(force=True)
     source = f"web.{container.name[-6:]}"
     for arrived, frame in listener.frames:
